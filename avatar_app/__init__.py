@@ -1,0 +1,1 @@
+"""Everything a person touches: the window, microphone, playback, recording, CLI commands."""

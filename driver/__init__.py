@@ -1,0 +1,1 @@
+"""Audio to motion: audio I/O and features, the Learn2Talk regressor, streaming, training."""

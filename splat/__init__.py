@@ -1,0 +1,1 @@
+"""Geometry and pixels: FLAME-format rigs, Gaussian avatars, triangle binding, renderers."""
