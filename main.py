@@ -3,7 +3,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+# gsplat's JIT-built kernels live in a git-ignored folder of the project so every later run
+# (and `doctor --build-gsplat`) finds the same build instead of recompiling for minutes.
+os.environ.setdefault("TORCH_EXTENSIONS_DIR", str(ROOT / ".cache" / "torch_extensions"))
 
 # command name -> module under avatar_app.commands exposing `register(subparsers)`; each
 # registered parser sets `func(args) -> int`. Modules load lazily so `--help` stays quick.
