@@ -1,0 +1,57 @@
+"""`python main.py render`: an avatar speaking an audio file, as an MP4 with that audio muxed in."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from avatar_app.commands.still import parse_background
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `render` parser; its func does the work in avatar_app.offline_render."""
+    p = subparsers.add_parser(
+        "render", help="Render an avatar speaking an audio file to an MP4 with the audio muxed in.",
+        description="Audio file -> Learn2Talk motion (+ idle motion) -> rendered frames -> "
+                    "H.264 + AAC MP4. Default: the embedded avatar and model.")
+    p.add_argument("--audio", required=True, type=Path,
+                   help="speech file (wav, flac, ogg, mp3, m4a...; any rate, any channels)")
+    p.add_argument("--out", required=True, type=Path, help="MP4 file to write")
+    p.add_argument("--avatar", type=Path,
+                   help="avatar folder or .ply (default: assets/default_avatar)")
+    p.add_argument("--flame", type=Path, help="FLAME pickle for avatars without their own rig.npz")
+    p.add_argument("--checkpoint", type=Path,
+                   help="regressor checkpoint folder (default: assets/default_model)")
+    p.add_argument("--motion", type=Path,
+                   help="render these rig parameters instead of running a model: .npz with "
+                        "(frames, n) arrays expr/jaw_pose/neck_pose/rotation/eyes_pose/"
+                        "translation and optional fps (default 30)")
+    p.add_argument("--size", type=int, default=512, help="width and height in pixels (default 512)")
+    p.add_argument("--fps", type=float, default=30.0, help="video frame rate (default 30)")
+    p.add_argument("--backend", default="auto", choices=["auto", "cpu", "gsplat"],
+                   help="renderer (default: gsplat with CUDA, else cpu)")
+    p.add_argument("--background", default="1,1,1", metavar="R,G,B",
+                   help="background colour in 0..1 (default white)")
+    p.add_argument("--yaw", type=float, default=0.0, help="camera yaw in degrees")
+    p.add_argument("--pitch", type=float, default=0.0, help="camera pitch in degrees")
+    p.add_argument("--distance", type=float, help="camera distance in metres (default: framed)")
+    p.add_argument("--no-idle", action="store_true",
+                   help="no blinks, gaze shifts or head motion: only the driven motion")
+    p.add_argument("--seed", type=int, default=0, help="seed of the idle motion (default 0)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from avatar_app.offline_render import RenderJob, render_clip
+
+    job = RenderJob(audio=args.audio, out=args.out, avatar=args.avatar, flame=args.flame,
+                    checkpoint=args.checkpoint, motion=args.motion, size=args.size,
+                    fps=args.fps, backend=args.backend,
+                    background=parse_background(args.background), yaw=args.yaw,
+                    pitch=args.pitch, distance=args.distance, idle=not args.no_idle,
+                    seed=args.seed, progress=not args.quiet)
+    result = render_clip(job)
+    print(f"wrote {args.out}: {result.frames} frames, {result.duration_s:.2f} s of audio, "
+          f"motion from {result.motion_source}, {result.backend} backend, "
+          f"{result.elapsed_s:.1f} s (real-time factor {result.real_time_factor:.2f})")
+    return 0

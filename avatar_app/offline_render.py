@@ -1,0 +1,184 @@
+"""Offline rendering: audio file -> motion -> frames -> MP4 with the same audio muxed in.
+
+Motion comes from a regressor checkpoint (the same `infer_offline` the streaming engine
+reproduces) or from a `--motion` .npz of rig parameters (a scripted performance, or motion from
+another tool). Motion is produced at the model's 30 fps and sampled (linear interpolation) at the
+video frame times, so any `--fps` works; idle motion (blinks, gaze, sway, speech-following head
+motion) is layered on per video frame.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from driver.motion import POSE_SIZES, MotionFrame
+from splat.errors import UserInputError
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_AVATAR = ROOT / "assets" / "default_avatar"
+DEFAULT_MODEL = ROOT / "assets" / "default_model"
+MOTION_KEYS = ("expr", *POSE_SIZES)
+
+
+@dataclass
+class RenderJob:
+    """What to render; mirrors the `render` command's options."""
+
+    audio: Path
+    out: Path
+    avatar: Path | None = None
+    flame: Path | None = None
+    checkpoint: Path | None = None
+    motion: Path | None = None
+    size: int = 512
+    fps: float = 30.0
+    backend: str = "auto"
+    background: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    yaw: float = 0.0
+    pitch: float = 0.0
+    distance: float | None = None
+    idle: bool = True
+    seed: int = 0
+    progress: bool = True
+
+
+@dataclass
+class RenderResult:
+    frames: int
+    duration_s: float
+    elapsed_s: float
+    motion_source: str
+    backend: str
+
+    @property
+    def real_time_factor(self) -> float:
+        """Seconds of compute per second of video (< 1 = faster than real time)."""
+        return self.elapsed_s / self.duration_s
+
+
+def load_motion_file(path: Path, n_expr: int) -> tuple[list[MotionFrame], float]:
+    """A .npz of per-frame rig parameters (T,...) named like flame_param.npz, plus optional
+    `fps` (default 30) -> frames and their rate. Missing keys are zeros."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            data = {k: np.asarray(z[k], np.float32) for k in z.files}
+    except Exception as exc:  # zip/format/OS errors all mean "not a motion file"
+        raise UserInputError(f"{path}: not a readable motion .npz ({exc})") from None
+    fps = float(data.pop("fps", np.float32(30.0)))
+    unknown = set(data) - set(MOTION_KEYS)
+    if unknown:
+        raise UserInputError(f"{path}: unknown motion keys {sorted(unknown)}; "
+                             f"use {', '.join(MOTION_KEYS)} (+ fps)")
+    lengths = {k: v.shape[0] for k, v in data.items() if v.ndim == 2}
+    if not lengths or len(set(lengths.values())) != 1 or any(v.ndim != 2 for v in data.values()):
+        raise UserInputError(f"{path}: motion arrays must be (frames, values) with one frame count")
+    T = next(iter(lengths.values()))
+    expr = data.pop("expr", np.zeros((T, 0), np.float32))
+    if expr.shape[1] > n_expr:
+        raise UserInputError(f"{path}: expr has {expr.shape[1]} values, the rig has {n_expr}")
+    expr = np.pad(expr, ((0, 0), (0, n_expr - expr.shape[1])))
+    for k, v in data.items():
+        if v.shape[1] != POSE_SIZES[k]:
+            raise UserInputError(f"{path}: {k} needs {POSE_SIZES[k]} values per frame")
+    frames = [MotionFrame(t=i / fps, expr=expr[i], **{k: v[i] for k, v in data.items()})
+              for i in range(T)]
+    return frames, fps
+
+
+def sample_motion(frames: list[MotionFrame], fps: float, t: float) -> MotionFrame:
+    """Linear interpolation of a regular motion sequence at time t (held at the ends)."""
+    x = min(max(t * fps, 0.0), len(frames) - 1)
+    i = int(math.floor(x))
+    j, w = min(i + 1, len(frames) - 1), x - i
+    a, b = frames[i].params(), frames[j].params()
+    return MotionFrame(t=t, **{k: (1 - w) * a[k] + w * b[k] for k in a})
+
+
+def model_motion(job: RenderJob, audio: np.ndarray, rig_data, say: Callable[[str], None]
+                 ) -> tuple[list[MotionFrame], float, str]:
+    """Run the checkpoint (or an untrained model when none exists) over the clip."""
+    import torch
+
+    from driver.checkpoint import load_checkpoint
+    from driver.model import Learn2TalkRegressor, RegressorConfig
+    from driver.streaming import infer_offline
+
+    folder = job.checkpoint or DEFAULT_MODEL
+    if job.checkpoint is None and not (folder / "config.json").is_file():
+        say(f"no checkpoint at {folder} (run `python main.py train`): using an UNTRAINED model, "
+            "the mouth will stay at rest")
+        config = RegressorConfig(outputs=[("expr", rig_data.n_expr), ("jaw_pose", 3)])
+        model, source = Learn2TalkRegressor(config), "untrained model"
+    else:
+        model, info = load_checkpoint(folder, rig=rig_data)
+        source = f"checkpoint {folder}"
+        if not info.trained:
+            say(f"checkpoint {folder} is UNTRAINED: the motion is not lip-sync")
+            source += " (untrained)"
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    frames = infer_offline(model, audio, rig=rig_data, device=device)
+    return frames, model.config.fps, source
+
+
+def render_clip(job: RenderJob, say: Callable[[str], None] = print) -> RenderResult:
+    """Do the whole render; raises UserInputError on bad input."""
+    from tqdm import tqdm
+
+    from avatar_app.mp4_writer import Mp4Writer
+    from driver.audio import SAMPLE_RATE, load_audio
+    from driver.idle import IdleMotion, rms_energy
+    from splat.avatar import load_avatar, resolve_avatar_rig
+    from splat.cameras import orbit_camera, preset_view
+    from splat.pipeline import AvatarPipeline
+
+    if not 16 <= job.size <= 8192:
+        raise UserInputError(f"--size must be between 16 and 8192 pixels, got {job.size}")
+    if not 1 <= job.fps <= 240:
+        raise UserInputError(f"--fps must be between 1 and 240, got {job.fps}")
+    if job.distance is not None and job.distance <= 0:
+        raise UserInputError(f"--distance must be positive, got {job.distance}")
+    if not job.out.parent.is_dir():
+        raise UserInputError(f"output folder does not exist: {job.out.parent}")
+    avatar_dir = job.avatar or DEFAULT_AVATAR
+    if job.avatar is None and not (DEFAULT_AVATAR / "point_cloud.ply").is_file():
+        raise UserInputError("default avatar missing; run python main.py assets")
+    start = time.perf_counter()
+    audio = load_audio(job.audio)
+    duration = audio.size / SAMPLE_RATE
+    avatar = load_avatar(avatar_dir)
+    rig_data = resolve_avatar_rig(avatar_dir, job.flame, avatar=avatar)
+    if rig_data is None:
+        raise UserInputError(f"{avatar_dir} is a plain 3DGS scene without a rig; render needs "
+                             "a rigged avatar")
+    if job.motion is not None:
+        motion, motion_fps = load_motion_file(job.motion, rig_data.n_expr)
+        source = f"motion file {job.motion}"
+    else:
+        motion, motion_fps, source = model_motion(job, audio, rig_data, say)
+    pipeline = AvatarPipeline(avatar, rig_data, backend=job.backend)
+    target, distance = preset_view(pipeline.framing_points({}), "face", job.size)
+    camera = orbit_camera(job.yaw, job.pitch, job.distance or distance, target, width=job.size)
+    idle = IdleMotion(seed=job.seed, expr_names=rig_data.expr_names) if job.idle else None
+
+    n_frames = math.ceil(duration * job.fps - 1e-9)
+    with Mp4Writer(job.out, job.size, job.size, job.fps, SAMPLE_RATE) as writer:
+        written = 0
+        for k in tqdm(range(n_frames), desc="render", unit="frame", disable=not job.progress):
+            t = k / job.fps
+            # Audio up to the end of this frame, so the file's packets stay interleaved.
+            upto = audio.size if k == n_frames - 1 else round((k + 1) / job.fps * SAMPLE_RATE)
+            writer.write_audio(audio[written:upto], written / SAMPLE_RATE)
+            written = upto
+            frame = sample_motion(motion, motion_fps, t)
+            if idle is not None:
+                frame = idle.apply(frame, rms_energy(audio, t))
+            image, _ = pipeline.render(frame.params(), camera, job.background)
+            writer.write_frame(image, t)
+    return RenderResult(frames=n_frames, duration_s=duration,
+                        elapsed_s=time.perf_counter() - start, motion_source=source,
+                        backend=pipeline.backend)

@@ -1,0 +1,83 @@
+"""Front ends: features at 30 fps from a bounded window, identical whether computed offline or
+from a slice (what streaming relies on); wav2vec2 from a local folder only."""
+import pytest
+import torch
+
+from driver.frontends import (LogMelFrontEnd, Wav2Vec2FrontEnd, build_frontend,
+                              tiny_wav2vec2_config)
+from splat.errors import UserInputError
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def slice_matches_offline(fe, seconds=1.5, k0=17, n=6):
+    audio = torch.randn(1, int(seconds * 16000)) * 0.1
+    total = int(seconds * 30)
+    with torch.no_grad():
+        full = fe.offline(audio, total)
+        lo, hi = fe.required_range(k0, n)
+        a0 = fe.required_range(0, total)[0]
+        padded = torch.nn.functional.pad(audio, (-a0, 4000))
+        part = fe.features(padded[:, lo - a0:hi - a0], lo, k0, n)
+    assert full.shape == (1, total, fe.feature_dim)
+    assert torch.allclose(part, full[:, k0:k0 + n], atol=1e-5)
+    with pytest.raises(ValueError, match="does not cover"):
+        fe.features(padded[:, lo - a0 + 1:hi - a0], lo + 1, k0, n)
+    return full
+
+
+def test_logmel_front_end_window_and_lookahead():
+    fe = LogMelFrontEnd().eval()
+    assert fe.feature_dim == 128 and fe.fps == 30.0
+    assert fe.lookahead_s < 0.1 and fe.past_samples > fe.future_samples
+    slice_matches_offline(fe)
+    again = build_frontend(fe.config_dict())
+    assert again.config_dict() == fe.config_dict()
+
+
+def test_logmel_depends_only_on_its_receptive_field():
+    fe = LogMelFrontEnd(n_mels=16, channels=8).eval()
+    audio = torch.randn(1, 32000) * 0.1
+    k = 30                                          # t = 1.0 s = sample 16000
+    changed = audio.clone()
+    changed[:, 16000 + fe.future_samples + 1:] = 0.7     # beyond the look-ahead
+    changed[:, :16000 - fe.past_samples - 1] = -0.3     # before the context
+    with torch.no_grad():
+        a, b = fe.offline(audio, 60), fe.offline(changed, 60)
+    assert torch.allclose(a[:, k], b[:, k], atol=1e-6)
+    assert not torch.allclose(a[:, k + 4], b[:, k + 4])
+
+
+def test_wav2vec2_from_local_folder(tmp_path):
+    from transformers import Wav2Vec2Config, Wav2Vec2Model
+
+    Wav2Vec2Model(Wav2Vec2Config.from_dict(tiny_wav2vec2_config())).save_pretrained(tmp_path)
+    fe = Wav2Vec2FrontEnd(tmp_path, context_s=0.3, lookahead_s=0.05).eval()
+    assert fe.feature_dim == 32
+    assert not any(p.requires_grad for p in fe.encoder.feature_extractor.parameters())
+    assert any(p.requires_grad for p in fe.encoder.encoder.parameters())
+    slice_matches_offline(fe, seconds=1.0, k0=5, n=4)
+    rebuilt = build_frontend(fe.config_dict())
+    rebuilt.load_state_dict(fe.state_dict())
+    rebuilt.eval()
+    audio = torch.randn(1, 8000)
+    with torch.no_grad():
+        assert torch.allclose(rebuilt.offline(audio, 5), fe.offline(audio, 5), atol=1e-5)
+        # Input normalisation: loudness does not change the features.
+        assert torch.allclose(fe.offline(audio * 5, 5), fe.offline(audio, 5), atol=1e-3)
+
+
+def test_wav2vec2_folder_errors(tmp_path):
+    with pytest.raises(UserInputError, match="not a wav2vec2 model folder"):
+        Wav2Vec2FrontEnd(tmp_path)
+    (tmp_path / "config.json").write_text('{"model_type": "wav2vec2"}')
+    with pytest.raises(UserInputError, match="cannot load"):
+        Wav2Vec2FrontEnd(tmp_path)
+    with pytest.raises(UserInputError, match="unknown audio front end"):
+        build_frontend({"kind": "mfcc"})
