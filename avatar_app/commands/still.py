@@ -1,0 +1,123 @@
+"""`python main.py still`: render one frame of an avatar (default or user's) to a PNG.
+
+The quickest end-to-end check of the geometry and pixel path (rig -> binding -> renderer) and
+the way to look at a pose or expression without opening the GUI.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+from splat.errors import UserInputError
+
+DEFAULT_AVATAR = Path(__file__).resolve().parents[2] / "assets" / "default_avatar"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `still` parser; its func renders and writes the PNG."""
+    p = subparsers.add_parser(
+        "still",
+        help="Render one frame of an avatar to a PNG.",
+        description="Render one frame of an avatar to a PNG (default: the embedded avatar).",
+    )
+    p.add_argument("--out", required=True, type=Path, help="PNG file to write")
+    p.add_argument("--avatar", type=Path,
+                   help="avatar folder (point_cloud.ply [+ flame_param.npz, rig.npz]) or a .ply")
+    p.add_argument("--flame", type=Path, help="FLAME model pickle for avatars without their own rig.npz")
+    p.add_argument("--teeth", action="store_true", help="use GaussianAvatars' teeth extension of FLAME")
+    p.add_argument("--backend", default="auto", choices=["auto", "cpu", "gsplat"],
+                   help="renderer (default: auto = gsplat with CUDA, else cpu)")
+    p.add_argument("--size", type=int, default=512, help="image width and height in pixels (default 512)")
+    p.add_argument("--yaw", type=float, default=0.0, help="degrees; positive turns towards the subject's left")
+    p.add_argument("--pitch", type=float, default=0.0, help="degrees; positive looks from above")
+    p.add_argument("--distance", type=float,
+                   help="camera distance in metres (default: framed from the mesh)")
+    p.add_argument("--framing", default="face", choices=["face", "head"], help="camera preset (default face)")
+    p.add_argument("--expr", nargs="+", action="extend", default=[], metavar="NAME=VAL",
+                   help="expression coefficients, e.g. --expr smile_L=1 blink_R=0.5")
+    p.add_argument("--jaw", type=float, default=0.0, help="jaw opening in radians (jaw_pose[0])")
+    p.add_argument("--background", default="1,1,1", metavar="R,G,B",
+                   help="background colour in 0..1 (default white)")
+    p.set_defaults(func=run)
+
+
+def parse_background(text: str) -> tuple[float, float, float]:
+    """'R,G,B' with components in [0, 1]."""
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3 or not all(0.0 <= v <= 1.0 for v in values):
+        raise UserInputError(f"--background wants three numbers in 0..1 like 1,1,1; got {text!r}")
+    return values  # type: ignore[return-value]
+
+
+def _describe_names(names: list[str]) -> str:
+    """All names, or the first and last few when a rig has very many (FLAME has 100)."""
+    if len(names) <= 40:
+        return ", ".join(names)
+    return ", ".join(names[:5]) + ", ..., " + ", ".join(names[-3:])
+
+
+def parse_expressions(items: list[str], expr_names: list[str]) -> np.ndarray:
+    """NAME=VAL items -> expression coefficient vector in the rig's order."""
+    coeffs = np.zeros(len(expr_names), dtype=np.float32)
+    index = {name: i for i, name in enumerate(expr_names)}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise UserInputError(f"--expr wants NAME=VALUE, got {item!r}")
+        if name not in index:
+            raise UserInputError(f"unknown expression {name!r}; this rig has: {_describe_names(expr_names)}")
+        try:
+            coeffs[index[name]] = float(value)
+        except ValueError:
+            raise UserInputError(f"--expr {name}: {value!r} is not a number") from None
+    return coeffs
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load, pose, frame, render and write the PNG; bad input ends in a UserInputError."""
+    import cv2
+
+    from splat.avatar import load_avatar, resolve_avatar_rig
+    from splat.cameras import orbit_camera, preset_view
+    from splat.pipeline import AvatarPipeline
+
+    if args.size < 16 or args.size > 8192:
+        raise UserInputError(f"--size must be between 16 and 8192 pixels, got {args.size}")
+    if args.distance is not None and args.distance <= 0:
+        raise UserInputError(f"--distance must be positive, got {args.distance}")
+    background = parse_background(args.background)
+    if not args.out.parent.is_dir():
+        raise UserInputError(f"output folder does not exist: {args.out.parent}")
+    avatar_dir = args.avatar
+    if avatar_dir is None:
+        if not (DEFAULT_AVATAR / "point_cloud.ply").is_file():
+            raise UserInputError("default avatar missing; run python main.py assets")
+        avatar_dir = DEFAULT_AVATAR
+
+    start = time.perf_counter()
+    avatar = load_avatar(avatar_dir)
+    rig_data = resolve_avatar_rig(avatar_dir, args.flame, teeth=True if args.teeth else None, avatar=avatar)
+    pipeline = AvatarPipeline(avatar, rig_data, backend=args.backend)
+    params: dict[str, np.ndarray] = {}
+    if rig_data is not None:
+        params["expr"] = parse_expressions(args.expr, rig_data.expr_names)
+        params["jaw_pose"] = np.array([args.jaw, 0.0, 0.0], dtype=np.float32)
+    elif args.expr or args.jaw:
+        raise UserInputError("--expr and --jaw need a rigged avatar; this is a plain 3DGS scene")
+
+    # Frame the neutral pose so expressions and jaw do not move the camera.
+    target, distance = preset_view(pipeline.framing_points({}), args.framing, args.size)
+    camera = orbit_camera(args.yaw, args.pitch, args.distance or distance, target, width=args.size)
+    image, _ = pipeline.render(params, camera, background)
+    bgr = np.ascontiguousarray((image[..., ::-1] * 255.0 + 0.5).astype(np.uint8))
+    if not cv2.imwrite(str(args.out), bgr):
+        raise UserInputError(f"could not write {args.out} (use a .png name in a writable folder)")
+    print(f"wrote {args.out} ({args.size}x{args.size}, {len(avatar)} Gaussians, "
+          f"{pipeline.backend}, {time.perf_counter() - start:.2f} s)")
+    return 0

@@ -1,0 +1,128 @@
+"""Pinhole cameras in the OpenCV convention shared by every renderer backend.
+
+World space is FLAME space (+y up, +z out of the face); cameras are OpenCV (x right, y down,
+z forward) with a world-to-camera `viewmat`, exactly what `gsplat.rasterization` takes, so one
+`Camera` drives both the CUDA and the CPU renderer without conversion.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+# Pitch is kept off the poles so the look-at frame (built against world +y) never degenerates.
+_MAX_PITCH_DEG = 89.0
+DEFAULT_FOV_Y_DEG = 20.0
+
+
+@dataclass
+class Camera:
+    """A pinhole camera: world-to-camera `viewmat` (4,4), intrinsics `K` (3,3), image size."""
+
+    viewmat: np.ndarray
+    K: np.ndarray
+    width: int
+    height: int
+    near: float = 0.01
+    far: float = 100.0
+
+    def __post_init__(self) -> None:
+        self.viewmat = np.asarray(self.viewmat, dtype=np.float64).reshape(4, 4)
+        self.K = np.asarray(self.K, dtype=np.float64).reshape(3, 3)
+        self.width = int(self.width)
+        self.height = int(self.height)
+
+    @property
+    def center(self) -> np.ndarray:
+        """Camera position in world space (needed for view-dependent SH colour)."""
+        rot = self.viewmat[:3, :3]
+        return -rot.T @ self.viewmat[:3, 3]
+
+
+def intrinsics_from_fov(fov_y_deg: float, width: int, height: int) -> np.ndarray:
+    """K for square pixels with the principal point at the image centre (pixel centres at +0.5)."""
+    focal = 0.5 * height / math.tan(math.radians(fov_y_deg) / 2.0)
+    return np.array([[focal, 0.0, width / 2.0], [0.0, focal, height / 2.0], [0.0, 0.0, 1.0]])
+
+
+def look_at(
+    eye: np.ndarray, target: np.ndarray, up: tuple[float, float, float] = (0.0, 1.0, 0.0)
+) -> np.ndarray:
+    """World-to-camera matrix of an OpenCV camera at `eye` looking at `target`, world `up` on screen up."""
+    eye = np.asarray(eye, dtype=np.float64)
+    forward = np.asarray(target, dtype=np.float64) - eye
+    forward /= np.linalg.norm(forward)
+    right = np.cross(forward, up)
+    right /= np.linalg.norm(right)
+    down = np.cross(forward, right)
+    viewmat = np.eye(4)
+    viewmat[:3, :3] = np.stack([right, down, forward])
+    viewmat[:3, 3] = -viewmat[:3, :3] @ eye
+    return viewmat
+
+
+def orbit_camera(
+    yaw_deg: float,
+    pitch_deg: float,
+    distance: float,
+    target: np.ndarray | tuple[float, float, float] = (0.0, 0.0, 0.0),
+    fov_y_deg: float = DEFAULT_FOV_Y_DEG,
+    width: int = 512,
+    height: int | None = None,
+) -> Camera:
+    """A camera on a sphere around `target`.
+
+    yaw = pitch = 0 sits on +z looking towards -z (the face seen from the front); positive yaw
+    moves the camera towards +x (the subject's left); positive pitch raises it above the target.
+    """
+    height = width if height is None else height
+    yaw = math.radians(yaw_deg)
+    pitch = math.radians(max(-_MAX_PITCH_DEG, min(_MAX_PITCH_DEG, pitch_deg)))
+    target = np.asarray(target, dtype=np.float64)
+    offset = np.array([math.sin(yaw) * math.cos(pitch), math.sin(pitch), math.cos(yaw) * math.cos(pitch)])
+    viewmat = look_at(target + distance * offset, target)
+    return Camera(viewmat, intrinsics_from_fov(fov_y_deg, width, height), width, height)
+
+
+# Fraction of the image the framed bounds fill, per preset: "face" fills the frame with the
+# mesh; "head" leaves room around it (head and shoulders in a real capture).
+_PRESET_FILL = {"face": 0.9, "head": 0.6}
+PRESETS = tuple(_PRESET_FILL)
+
+
+def preset_view(
+    verts: np.ndarray, preset: str, width: int, height: int | None = None, fov_y_deg: float = DEFAULT_FOV_Y_DEG
+) -> tuple[np.ndarray, float]:
+    """(target, distance) that frame the mesh bounds for `preset` ("face" fills the view, "head"
+    leaves room around it), so any rig, whatever its size or origin, frames well."""
+    if preset not in _PRESET_FILL:
+        from splat.errors import UserInputError
+
+        raise UserInputError(f"unknown framing preset {preset!r}; choose one of {sorted(_PRESET_FILL)}")
+    height = width if height is None else height
+    verts = np.asarray(verts, dtype=np.float64).reshape(-1, 3)
+    lo, hi = verts.min(axis=0), verts.max(axis=0)
+    half = (hi - lo) / 2.0
+    tan_y = math.tan(math.radians(fov_y_deg) / 2.0)
+    tan_x = tan_y * width / height
+    # Distance at which the bounds' half-height/half-width fill the wanted fraction of the view,
+    # measured to the nearest face of the bounding box (the depth half-extent is added).
+    fill = _PRESET_FILL[preset]
+    needed = max(half[1] / (fill * tan_y), half[0] / (fill * tan_x))
+    return (lo + hi) / 2.0, float(needed + half[2])
+
+
+def frame_preset(
+    verts: np.ndarray,
+    preset: str,
+    width: int,
+    height: int | None = None,
+    fov_y_deg: float = DEFAULT_FOV_Y_DEG,
+    yaw_deg: float = 0.0,
+    pitch_deg: float = 0.0,
+) -> Camera:
+    """An orbit camera around the mesh whose target and distance come from `preset_view`."""
+    height = width if height is None else height
+    target, distance = preset_view(verts, preset, width, height, fov_y_deg)
+    return orbit_camera(yaw_deg, pitch_deg, distance, target, fov_y_deg, width, height)

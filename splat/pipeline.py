@@ -1,0 +1,128 @@
+"""The per-frame path every consumer shares: rig parameters -> mesh -> Gaussians -> pixels.
+
+`still`, `render`, the GUI and `bench` all call `AvatarPipeline`, so the avatar's constant
+tensors (activated scales, opacities, normalised quaternions) are built once here, the avatar's
+identity (flame_param `shape` and `static_offset`) is applied to every frame, and the renderer
+backend is resolved once.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+
+from splat.avatar import GaussianAvatar, check_avatar_against_rig
+from splat.binding import AvatarTensors, bind_gaussians
+from splat.cameras import Camera
+from splat.errors import UserInputError
+from splat.gaussians import WorldGaussians
+from splat.render import render, resolve_backend
+from splat.rig import Rig, RigData
+
+# flame_param.npz keys that describe who the avatar is (not how it moves): applied every frame.
+IDENTITY_KEYS = ("shape", "static_offset")
+
+
+@contextmanager
+def _torch_threads(n: int | None) -> Iterator[None]:
+    """Run a block with `n` torch intra-op threads (None: leave as is), restoring afterwards.
+
+    Rig + binding are ~100k-element tensor ops: on a 2-core machine whose cores the renderer's
+    (and the driver's) threads also want, torch's second intra-op thread made them 4-30x slower
+    (measured 6 ms vs 22-185 ms per frame for 40k Gaussians), so the CPU backend runs them on one.
+    """
+    before = torch.get_num_threads()
+    if n is None or n == before:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+class AvatarPipeline:
+    """Deform, bind and render one avatar; `rig_data=None` for a plain world-space 3DGS scene."""
+
+    def __init__(
+        self,
+        avatar: GaussianAvatar,
+        rig_data: RigData | None,
+        backend: str = "auto",
+        device: str | torch.device | None = None,
+    ) -> None:
+        self.backend = resolve_backend(backend)
+        if device is None:
+            device = "cuda" if self.backend == "gsplat" else "cpu"
+        self.device = torch.device(device)
+        self.avatar = avatar
+        if rig_data is None:
+            if avatar.binding is not None:
+                raise UserInputError("this avatar is bound to a mesh; it needs a rig to render")
+            self.rig = None
+            faces = np.zeros((0, 3), dtype=np.int64)
+        else:
+            check_avatar_against_rig(avatar, rig_data)
+            self.rig = Rig(rig_data).to(self.device)
+            faces = rig_data.faces
+        self.tensors = AvatarTensors.from_avatar(avatar, faces, device=self.device)
+        self.identity = {k: avatar.flame_param[k] for k in IDENTITY_KEYS if k in avatar.flame_param}
+        if self.backend == "cpu":
+            from splat.render.cpu import warmup
+
+            warmup()
+
+    def vertices(self, params: Mapping[str, object] | None = None) -> np.ndarray:
+        """Deformed mesh vertices (V,3) for one frame of rig parameters (unbatched)."""
+        return self._vertices(params)[0].detach().cpu().numpy()
+
+    def framing_points(self, params: Mapping[str, object] | None = None) -> np.ndarray:
+        """Points a camera preset should frame: the mesh, or the Gaussians of a rigless scene."""
+        if self.rig is None:
+            return self.tensors.xyz.detach().cpu().numpy()
+        return self.vertices(params)
+
+    def gaussians(self, params: Mapping[str, object] | None = None) -> WorldGaussians:
+        """World-space Gaussians for one frame."""
+        if self.rig is None:
+            return bind_gaussians(self.tensors, torch.zeros(0, 3, device=self.device))
+        return bind_gaussians(self.tensors, self._vertices(params)[0])
+
+    def render(
+        self,
+        params: Mapping[str, object] | None,
+        camera: Camera,
+        background: Sequence[float] = (1.0, 1.0, 1.0),
+        timings: dict[str, float] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(image (H,W,3) float32 in [0,1], alpha (H,W)) for one frame, as host arrays.
+
+        `timings`, when given, accumulates seconds per stage: "rig+bind" and the renderer's own
+        stages ("project", "sort+bin", "composite" on CPU; "render" for gsplat, incl. the copy back).
+        """
+        t0 = time.perf_counter()
+        with torch.no_grad(), _torch_threads(1 if self.backend == "cpu" else None):
+            gaussians = self.gaussians(params)
+        t1 = time.perf_counter()
+        if self.backend == "cpu":
+            from splat.render.cpu import render_cpu
+
+            image, alpha = render_cpu(gaussians, camera, background, timings=timings)
+        else:
+            image, alpha = render(gaussians, camera, background, backend=self.backend)
+        if timings is not None:
+            timings["rig+bind"] = timings.get("rig+bind", 0.0) + t1 - t0
+            if self.backend != "cpu":
+                timings["render"] = timings.get("render", 0.0) + time.perf_counter() - t1
+        return image, alpha
+
+    def _vertices(self, params: Mapping[str, object] | None) -> torch.Tensor:
+        if self.rig is None:
+            raise UserInputError("this avatar is a plain 3DGS scene without a rig")
+        merged = {**self.identity, **(params or {})}
+        with torch.no_grad():
+            return self.rig(merged)
