@@ -1,0 +1,27 @@
+"""The committed default assets are exactly what `python main.py assets` generates."""
+from pathlib import Path
+
+from avatar_app.commands.assets import ASSETS_DIR, check_against_manifest, read_manifest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_committed_avatar_equals_a_fresh_generation():
+    assert check_against_manifest(ASSETS_DIR, ["default_avatar"]) == []
+
+
+def test_manifest_lists_the_avatar_files_and_stays_small():
+    files = read_manifest(ASSETS_DIR)["generators"]["default_avatar"]["files"]
+    assert set(files) == {"default_avatar/rig.npz", "default_avatar/point_cloud.ply",
+                          "default_avatar/flame_param.npz"}
+    assert sum(f["bytes"] for f in files.values()) < 15e6
+
+
+def test_assets_command_checks_and_regenerates(tmp_path):
+    from main import main
+
+    assert main(["assets", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "default_avatar" / "point_cloud.ply").is_file()
+    assert main(["assets", "--out", str(tmp_path), "--check"]) == 0
+    (tmp_path / "default_avatar" / "rig.npz").write_bytes(b"changed")
+    assert main(["assets", "--out", str(tmp_path), "--check"]) == 2
