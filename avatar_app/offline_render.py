@@ -45,6 +45,8 @@ class RenderJob:
     idle: bool = True
     seed: int = 0
     progress: bool = True
+    retarget: bool = False
+    source_rig: Path | None = None
 
 
 @dataclass
@@ -109,6 +111,8 @@ def model_motion(job: RenderJob, audio: np.ndarray, rig_data, say: Callable[[str
     from driver.streaming import infer_offline
 
     folder = job.checkpoint or DEFAULT_MODEL
+    if (folder / "config.json").is_file():
+        refuse_foreign_rig(folder, rig_data)
     if job.checkpoint is None and not (folder / "config.json").is_file():
         say(f"no checkpoint at {folder} (run `python main.py train`): using an UNTRAINED model, "
             "the mouth will stay at rest")
@@ -123,6 +127,56 @@ def model_motion(job: RenderJob, audio: np.ndarray, rig_data, say: Callable[[str
     device = "cuda" if torch.cuda.is_available() else "cpu"
     frames = infer_offline(model, audio, rig=rig_data, device=device)
     return frames, model.config.fps, source
+
+
+def refuse_foreign_rig(folder: Path, rig_data) -> None:
+    """The checkpoint's rig check, with the way out (`--retarget`) in its message."""
+    from driver.checkpoint import read_checkpoint_info
+
+    _, info = read_checkpoint_info(folder)
+    if info.rig_topology != rig_data.topology_digest():
+        raise UserInputError(
+            f"checkpoint {folder} was trained for rig {info.rig_id!r} ({info.rig_topology}) but "
+            f"the avatar's rig is {rig_data.rig_id!r} ({rig_data.topology_digest()}); pass "
+            "--retarget to map its motion onto this rig, or use a checkpoint trained for it")
+
+
+def source_rig(job: RenderJob):
+    """The rig the motion is expressed in: `--source-rig`, else the checkpoint's own rig (found
+    beside it or as the default avatar's), else the default rig the untrained fallback uses."""
+    from driver.checkpoint import read_checkpoint_info
+    from driver.retarget import find_source_rig
+    from splat.rig import load_rig_data
+
+    folder = job.checkpoint or DEFAULT_MODEL
+    has_checkpoint = (folder / "config.json").is_file()
+    if job.source_rig is not None:
+        rig = load_rig_data(job.source_rig)
+        if has_checkpoint and job.motion is None:
+            _, info = read_checkpoint_info(folder)
+            if rig.topology_digest() != info.rig_topology:
+                raise UserInputError(f"--source-rig {job.source_rig} is rig {rig.rig_id!r} "
+                                     f"({rig.topology_digest()}), but checkpoint {folder} was "
+                                     f"trained for {info.rig_id!r} ({info.rig_topology})")
+        return rig
+    if has_checkpoint:
+        _, info = read_checkpoint_info(folder)
+        return find_source_rig(info.rig_id, info.rig_topology,
+                               [folder / "rig.npz", DEFAULT_AVATAR / "rig.npz"])
+    return load_rig_data(DEFAULT_AVATAR / "rig.npz")
+
+
+def build_retargeter(job: RenderJob, rig_data, say: Callable[[str], None]):
+    """A Retargeter from the motion's rig to the avatar's, or None when they are the same."""
+    from driver.retarget import Retargeter
+
+    source = source_rig(job)
+    if source.topology_digest() == rig_data.topology_digest():
+        say(f"--retarget: the avatar already uses rig {source.rig_id!r}; nothing to retarget")
+        return None
+    retargeter = Retargeter(source, rig_data)
+    say(retargeter.summary())
+    return retargeter
 
 
 def render_clip(job: RenderJob, say: Callable[[str], None] = print) -> RenderResult:
@@ -155,15 +209,20 @@ def render_clip(job: RenderJob, say: Callable[[str], None] = print) -> RenderRes
     if rig_data is None:
         raise UserInputError(f"{avatar_dir} is a plain 3DGS scene without a rig; render needs "
                              "a rigged avatar")
+    retargeter = build_retargeter(job, rig_data, say) if job.retarget else None
+    motion_rig = retargeter.source if retargeter is not None else rig_data
     if job.motion is not None:
-        motion, motion_fps = load_motion_file(job.motion, rig_data.n_expr)
+        motion, motion_fps = load_motion_file(job.motion, motion_rig.n_expr)
         source = f"motion file {job.motion}"
     else:
-        motion, motion_fps, source = model_motion(job, audio, rig_data, say)
+        motion, motion_fps, source = model_motion(job, audio, motion_rig, say)
+    if retargeter is not None:
+        source += f" retargeted from rig {motion_rig.rig_id!r}"
     pipeline = AvatarPipeline(avatar, rig_data, backend=job.backend)
     target, distance = preset_view(pipeline.framing_points({}), "face", job.size)
     camera = orbit_camera(job.yaw, job.pitch, job.distance or distance, target, width=job.size)
-    idle = IdleMotion(seed=job.seed, expr_names=rig_data.expr_names) if job.idle else None
+    # Idle motion is layered in the motion's own rig, so blinks reach a retargeted avatar too.
+    idle = IdleMotion(seed=job.seed, expr_names=motion_rig.expr_names) if job.idle else None
 
     n_frames = math.ceil(duration * job.fps - 1e-9)
     with Mp4Writer(job.out, job.size, job.size, job.fps, SAMPLE_RATE) as writer:
@@ -177,6 +236,8 @@ def render_clip(job: RenderJob, say: Callable[[str], None] = print) -> RenderRes
             frame = sample_motion(motion, motion_fps, t)
             if idle is not None:
                 frame = idle.apply(frame, rms_energy(audio, t))
+            if retargeter is not None:
+                frame = retargeter.apply(frame)
             image, _ = pipeline.render(frame.params(), camera, job.background)
             writer.write_frame(image, t)
     return RenderResult(frames=n_frames, duration_s=duration,

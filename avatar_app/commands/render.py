@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 
 from avatar_app.commands.still import parse_background
+from splat.errors import UserInputError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,6 +26,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="render these rig parameters instead of running a model: .npz with "
                         "(frames, n) arrays expr/jaw_pose/neck_pose/rotation/eyes_pose/"
                         "translation and optional fps (default 30)")
+    p.add_argument("--retarget", action="store_true",
+                   help="drive an avatar on another rig (e.g. FLAME) with a checkpoint trained for "
+                        "a different one: motion is mapped through a fitted expression "
+                        "retargeting matrix (cached under ~/.cache/talking-splat)")
+    p.add_argument("--source-rig", type=Path,
+                   help="with --retarget: the rig file (.npz/.pkl) the checkpoint or --motion "
+                        "uses (default: the checkpoint's rig, e.g. assets/default_avatar/rig.npz)")
     p.add_argument("--size", type=int, default=512, help="width and height in pixels (default 512)")
     p.add_argument("--fps", type=float, default=30.0, help="video frame rate (default 30)")
     p.add_argument("--backend", default="auto", choices=["auto", "cpu", "gsplat"],
@@ -42,6 +50,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.source_rig is not None and not args.retarget:
+        raise UserInputError("--source-rig only makes sense with --retarget")
     from avatar_app.offline_render import RenderJob, render_clip
 
     job = RenderJob(audio=args.audio, out=args.out, avatar=args.avatar, flame=args.flame,
@@ -49,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
                     fps=args.fps, backend=args.backend,
                     background=parse_background(args.background), yaw=args.yaw,
                     pitch=args.pitch, distance=args.distance, idle=not args.no_idle,
-                    seed=args.seed, progress=not args.quiet)
+                    seed=args.seed, progress=not args.quiet, retarget=args.retarget,
+                    source_rig=args.source_rig)
     result = render_clip(job)
     print(f"wrote {args.out}: {result.frames} frames, {result.duration_s:.2f} s of audio, "
           f"motion from {result.motion_source}, {result.backend} backend, "
