@@ -1,0 +1,79 @@
+"""`python main.py gui` (also plain `python main.py`): the live window."""
+from __future__ import annotations
+
+import argparse
+import ctypes
+import ctypes.util
+import os
+import signal
+import sys
+
+NO_DISPLAY = ("no display available for the window; for headless use render offline with "
+              "`python main.py render --audio in.wav --out clip.mp4`")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("gui", help="Open the live window (default when no command is given).",
+                              description="Open the live window: the avatar speaks with the microphone.")
+    p.add_argument("--avatar", help="avatar folder (default: the embedded default avatar)")
+    p.add_argument("--flame", help="FLAME model .pkl for avatars without their own rig")
+    p.add_argument("--checkpoint", help="regressor checkpoint folder (default: the embedded model)")
+    p.add_argument("--backend", choices=["auto", "cpu", "gsplat"], help="renderer backend")
+    p.add_argument("--size", type=int, help="render resolution in pixels (square)")
+    p.add_argument("--script", help="JSON list of scripted steps (tests, screenshots)")
+    p.add_argument("--screenshot", help="save a window screenshot PNG once the avatar shows, then quit")
+    p.add_argument("--window", default="1280x860", help="window size WxH")
+    p.set_defaults(func=run)
+
+
+def display_available() -> bool:
+    """True when an X11 display can be opened (or a Wayland one is announced).
+
+    dearpygui/GLFW abort the process without a display, so this is checked first.
+    """
+    if os.environ.get("WAYLAND_DISPLAY"):
+        return True
+    if not os.environ.get("DISPLAY"):
+        return False
+    lib = ctypes.util.find_library("X11")
+    if lib is None:
+        return True  # cannot probe; let GLFW try
+    x11 = ctypes.CDLL(lib)
+    x11.XOpenDisplay.restype = ctypes.c_void_p
+    x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
+    handle = x11.XOpenDisplay(None)
+    if not handle:
+        return False
+    x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
+    x11.XCloseDisplay(handle)
+    return True
+
+
+def run(args: argparse.Namespace) -> int:
+    from splat.errors import UserInputError
+
+    if not display_available():
+        print(f"error: {NO_DISPLAY}", file=sys.stderr)
+        return 2
+    from avatar_app.gui.app import AppOptions, AvatarApp
+    from avatar_app.gui.script import load_script
+
+    script = load_script(args.script) if args.script else None
+    if args.screenshot:
+        script = (script or []) + [{"wait_loaded": True}, {"wait": 0.5},
+                                   {"screenshot": args.screenshot}, {"wait": 0.3}, {"do": "quit"}]
+    try:
+        w, h = (int(v) for v in args.window.lower().split("x"))
+    except ValueError:
+        raise UserInputError(f"--window must look like 1280x860, not {args.window!r}") from None
+    if args.size is not None and not 64 <= args.size <= 2048:
+        raise UserInputError("--size must be between 64 and 2048")
+    app = AvatarApp(AppOptions(avatar=args.avatar, flame=args.flame, checkpoint=args.checkpoint,
+                               backend=args.backend, size=args.size, script=script, width=w, height=h))
+
+    def on_signal(signum, _frame) -> None:  # SIGTERM/Ctrl-C: leave the loop, finalise files
+        app.quit_requested = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    return app.run()

@@ -1,0 +1,1 @@
+"""The dearpygui window of the live app (window, viewport camera, panels, scripted runs)."""

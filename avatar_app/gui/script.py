@@ -1,0 +1,88 @@
+"""Scripted runs (`main.py gui --script steps.json`): drive the real window without a person.
+
+Used by the integration tests under Xvfb and for making the README screenshots. A script is a
+JSON list of one-key steps run in order on the GUI thread, e.g.
+  [{"wait_loaded": true}, {"do": "start_live"}, {"wait": 2}, {"screenshot": "a.png"},
+   {"set": {"jaw": 0.25}}, {"report": "state.json"}, {"do": "quit"}]
+A step that waits for a condition is retried every frame.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from splat.errors import UserInputError
+
+ACTIONS = ("start_live", "stop_live", "record_start", "record_stop", "reset_view",
+           "preset_face", "preset_head", "quit")
+
+
+def load_script(path: str) -> list[dict]:
+    try:
+        steps = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise UserInputError(f"cannot read script {path}: {exc}") from None
+    if not isinstance(steps, list) or not all(isinstance(s, dict) and len(s) == 1 for s in steps):
+        raise UserInputError(f"script {path} must be a JSON list of one-key objects")
+    return steps
+
+
+def run_step(app, step: dict) -> bool:
+    """Run one step; False means "not yet" (the step is waiting for its condition)."""
+    dpg = app.dpg
+    (key, value), = step.items()
+    if key == "wait":
+        app._script_wait_until = time.monotonic() + float(value)
+    elif key == "wait_loaded":
+        return app.scene is not None and not app._loading and app._frame is not None
+    elif key == "wait_idle":  # until a load request (good or bad) has been answered
+        return not app._loading and app._load_result is None
+    elif key == "do":
+        if value not in ACTIONS:
+            raise UserInputError(f"unknown script action {value!r}; choose from {', '.join(ACTIONS)}")
+        {"start_live": app.start_mic, "stop_live": app.stop_live,
+         "record_start": lambda: app.session.recorder is None and app.toggle_record(),
+         "record_stop": app.stop_record, "reset_view": app.view.reset,
+         "preset_face": lambda: app.frame_preset("face"),
+         "preset_head": lambda: app.frame_preset("head"),
+         "quit": lambda: setattr(app, "quit_requested", True)}[value]()
+    elif key == "set":
+        for name, v in value.items():
+            if name == "jaw":
+                app.session.set_options(jaw_manual=float(v))
+            else:
+                app._set(name, v)
+    elif key == "play_file":
+        app.play_file(str(value))
+    elif key == "load_avatar":
+        app.load_avatar(str(value))
+    elif key == "orbit":
+        app.view.orbit(*value)
+    elif key == "screenshot":
+        dpg.output_frame_buffer(file=str(value))
+    elif key == "save_render":
+        app.save_render(str(value))
+    elif key == "report":
+        Path(value).write_text(json.dumps(report(app), indent=2))
+    else:
+        raise UserInputError(f"unknown script step {key!r}")
+    return True
+
+
+def report(app) -> dict:
+    """State a test can check: messages, files written, figures, where the image sits."""
+    dpg = app.dpg
+    lat = app.session.latency.summary()
+    return {
+        "messages": app.messages,
+        "saved_recording": app.saved_recording,
+        "avatar": app.scene.name if app.scene is not None else None,
+        "live": app.live_kind,
+        "status": app.status_line(),
+        "latency_ms": {"median": lat[0], "p95": lat[1], "count": app.session.latency.count} if lat else None,
+        "image_rect": [*dpg.get_item_rect_min("image"), *dpg.get_item_rect_size("image")],
+        "viewport": [dpg.get_viewport_client_width(), dpg.get_viewport_client_height()],
+        "render_ms": app.session.renderer.render_ms,
+        "devices": [d.name for d in app.devices],
+    }

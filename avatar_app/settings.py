@@ -1,0 +1,92 @@
+"""Persisted user settings of the live app (device, paths, options).
+
+Stored as JSON in the user's config folder ($XDG_CONFIG_HOME/talking-splat/settings.json, else
+~/.config/...) so a demo machine comes back the way it was left. A missing, unreadable or
+partly invalid file never stops the app: unknown keys are dropped and bad values fall back to
+their defaults, because a settings file must not be a way to brick the window.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+APP_DIR_NAME = "talking-splat"
+
+
+@dataclass
+class Settings:
+    """Everything the window restores on the next start."""
+
+    input_device: str = ""  # device name; names survive re-plugging, indices do not
+    avatar_dir: str = ""  # "" = the embedded default avatar
+    flame_model: str = ""
+    checkpoint: str = ""  # "" = the embedded default model
+    backend: str = "auto"
+    render_size: int = 512
+    expression_intensity: float = 1.0
+    blink: bool = True
+    blink_strength: float = 1.0
+    gaze: bool = True
+    gaze_strength: float = 1.0
+    sway: bool = True
+    sway_strength: float = 1.0
+    background: list[float] = field(default_factory=lambda: [1.0, 1.0, 1.0])
+    transparent: bool = False
+    display_delay_ms: float = 0.0
+    gate_mode: str = "voice"  # off | noise | voice
+    gate_threshold_db: float = -45.0
+    muted: bool = False
+    audio_file: str = ""
+    record_dir: str = ""  # "" = the current working directory
+
+
+def config_dir() -> Path:
+    """The per-user folder following the XDG base directory spec."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / APP_DIR_NAME
+
+
+def settings_path() -> Path:
+    return config_dir() / "settings.json"
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Read settings, keeping defaults for anything missing or of the wrong type."""
+    path = path or settings_path()
+    settings = Settings()
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return settings
+    if not isinstance(raw, dict):
+        return settings
+    for f in fields(Settings):
+        if f.name not in raw:
+            continue
+        value, default = raw[f.name], getattr(settings, f.name)
+        if isinstance(default, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(default, (int, float)):
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            value = type(default)(value) if ok else value
+        elif isinstance(default, list):
+            ok = isinstance(value, list) and len(value) == len(default) and all(
+                isinstance(v, (int, float)) for v in value)
+        else:
+            ok = isinstance(value, type(default))
+        if ok:
+            setattr(settings, f.name, value)
+    return settings
+
+
+def save_settings(settings: Settings, path: Path | None = None) -> None:
+    """Write atomically (temp file + rename) so a crash mid-write cannot corrupt the file."""
+    path = path or settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".settings-", suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(asdict(settings), fh, indent=2)
+    os.replace(tmp, path)

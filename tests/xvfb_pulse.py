@@ -1,0 +1,112 @@
+"""Real parts for integration tests: an Xvfb display and a PulseAudio virtual microphone.
+
+The virtual mic is REFERENCE.md §6's recipe: a null sink `vmic` whose monitor is the default
+source, so `paplay -d vmic speech.wav` is heard by anything recording from PortAudio's ALSA
+"pulse"/"default" devices. Each helper starts a private server (own runtime dir, free display
+number) and stops exactly the process it started.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+XVFB_MISSING = shutil.which("Xvfb") is None
+PULSE_MISSING = any(shutil.which(b) is None for b in ("pulseaudio", "pactl", "paplay"))
+TTS = shutil.which("espeak-ng") or shutil.which("flite")
+
+
+def _free_display() -> int:
+    for n in range(90, 400):
+        if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists():
+            return n
+    raise RuntimeError("no free X display number")
+
+
+@contextmanager
+def xvfb(width: int = 1280, height: int = 900) -> Iterator[str]:
+    """A running Xvfb; yields its DISPLAY value."""
+    n = _free_display()
+    proc = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", f"{width}x{height}x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 10
+        while not Path(f"/tmp/.X11-unix/X{n}").exists():
+            if proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError("Xvfb did not start")
+            time.sleep(0.05)
+        yield f":{n}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@contextmanager
+def pulse_vmic() -> Iterator[dict[str, str]]:
+    """A private PulseAudio server with the `vmic` null sink; yields the env to reach it."""
+    runtime = tempfile.mkdtemp(prefix="pulse-test-")
+    env = dict(os.environ, XDG_RUNTIME_DIR=runtime, PULSE_SERVER=f"unix:{runtime}/pulse/native")
+    subprocess.run(["pulseaudio", "-D", "--exit-idle-time=-1", "-n", "--log-target=stderr",
+                    "--load=module-null-sink sink_name=vmic",
+                    "--load=module-native-protocol-unix"],
+                   env=env, check=True, capture_output=True, timeout=30)
+    pid_file = Path(runtime) / "pulse" / "pid"
+    try:
+        deadline = time.time() + 10
+        while subprocess.run(["pactl", "info"], env=env, capture_output=True).returncode != 0:
+            if time.time() > deadline:
+                raise RuntimeError("PulseAudio did not come up")
+            time.sleep(0.1)
+        subprocess.run(["pactl", "set-default-source", "vmic.monitor"], env=env, check=True)
+        yield env
+    finally:
+        stop_pulse(env, pid_file)
+        shutil.rmtree(runtime, ignore_errors=True)
+
+
+def stop_pulse(env: dict[str, str], pid_file: Path | None = None) -> None:
+    """Stop the server started for `env` (also used to make the microphone vanish)."""
+    pid_file = pid_file or Path(env["XDG_RUNTIME_DIR"]) / "pulse" / "pid"
+    try:
+        pid = int(pid_file.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    for _ in range(100):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+
+
+def make_speech(path: Path, text: str = "Hello, my name is Splat. I talk when you talk. "
+                "Papa bought a big blue bottle, and we went far away.") -> Path:
+    """Synthesise a speech WAV with espeak-ng (or flite)."""
+    if TTS is None:
+        raise RuntimeError("no text-to-speech program (espeak-ng or flite)")
+    if Path(TTS).name == "espeak-ng":
+        subprocess.run([TTS, "-w", str(path), text], check=True, capture_output=True)
+    else:
+        subprocess.run([TTS, "-t", text, "-o", str(path)], check=True, capture_output=True)
+    return path
+
+
+def play_into_vmic(env: dict[str, str], wav: Path) -> subprocess.Popen:
+    return subprocess.Popen(["paplay", "-d", "vmic", str(wav)], env=env)
+
+
+def tone(seconds: float, rate: int = 16000, freq: float = 220.0, amp: float = 0.3) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
