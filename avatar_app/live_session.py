@@ -526,13 +526,29 @@ def load_scene(avatar_dir: str, flame: str | None, backend: str) -> Scene:
     return Scene(pipeline, rig.n_expr if rig is not None else 0, Path(avatar_dir).name, rig)
 
 
-def load_engine(checkpoint: str, rig) -> MotionEngine:
-    """The streaming regressor for `rig` (refuses a checkpoint trained for another topology)."""
-    from driver.checkpoint import load_checkpoint
+def load_engine(checkpoint: str, rig) -> tuple[MotionEngine, str]:
+    """The streaming regressor driving `rig`, and a note for the status line.
+
+    A checkpoint trained for another rig (the embedded model on a user's FLAME avatar) keeps
+    driving its own rig and its frames are retargeted; the note says so, with the transfer
+    quality, because in the window there is no `--retarget` flag to ask for it.
+    """
+    from pathlib import Path
+
+    from driver.checkpoint import load_checkpoint, read_checkpoint_info
+    from driver.retarget import RetargetedStream, Retargeter, find_source_rig
     from driver.streaming import StreamingEngine
 
-    model, _info = load_checkpoint(checkpoint, rig=rig)
-    return StreamingEngine(model, rig, lookahead_ms=100.0)
+    _, info = read_checkpoint_info(checkpoint)
+    if rig is None or info.rig_topology == rig.topology_digest():
+        model, _info = load_checkpoint(checkpoint, rig=rig)
+        return StreamingEngine(model, rig, lookahead_ms=100.0), ""
+    default_rig = Path(__file__).resolve().parents[1] / "assets" / "default_avatar" / "rig.npz"
+    source = find_source_rig(info.rig_id, info.rig_topology, [Path(checkpoint) / "rig.npz", default_rig])
+    model, _info = load_checkpoint(checkpoint, rig=source)
+    retargeter = Retargeter(source, rig)
+    engine = RetargetedStream(StreamingEngine(model, source, lookahead_ms=100.0), retargeter)
+    return engine, f"retargeted: {retargeter.summary()}"
 
 
 def make_idle(opts: RenderOptions, expr_names) -> object:

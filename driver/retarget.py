@@ -545,3 +545,28 @@ def find_source_rig(rig_id: str, rig_topology: str, candidates: Sequence[Path]) 
                 return rig
     raise UserInputError(f"cannot find rig {rig_id!r} ({rig_topology}) that the checkpoint was "
                          "trained for; pass it with --source-rig")
+
+
+class RetargetedStream:
+    """A streaming engine whose frames come out in another rig's parameters.
+
+    The live app uses it when the user loads an avatar on a rig the checkpoint was not trained
+    for: the model keeps driving its own rig and every frame is mapped, so streaming state and
+    look-ahead are those of the wrapped engine.
+    """
+
+    def __init__(self, engine, retargeter: Retargeter) -> None:
+        self.engine = engine
+        self.retargeter = retargeter
+
+    def push(self, block: np.ndarray, t0: float) -> list[MotionFrame]:
+        return [self.retargeter.apply(f) for f in self.engine.push(block, t0)]
+
+    def flush(self) -> list[MotionFrame]:
+        return [self.retargeter.apply(f) for f in self.engine.flush()]
+
+    def reset(self) -> None:
+        self.engine.reset()
+
+    def __getattr__(self, name: str):
+        return getattr(self.engine, name)

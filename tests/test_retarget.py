@@ -337,3 +337,28 @@ def test_checkpoint_for_another_rig_asks_for_retarget(tmp_path, flame_like_avata
     r = run_main(tmp_path, *common, "--retarget", "--source-rig", d / "source.npz")
     assert r.returncode == 0, r.stderr
     assert "retargeted from rig 'analytic-src'" in r.stdout
+
+
+def test_live_engine_retargets_a_foreign_rig(tmp_path, flame_like_avatar, monkeypatch):
+    """The window has no --retarget flag: loading a checkpoint onto another rig retargets and says so."""
+    from avatar_app.live_session import load_engine
+    from driver.checkpoint import CheckpointInfo, save_checkpoint
+    from driver.model import Learn2TalkRegressor
+    from tests.test_model import tiny_config
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    d = flame_like_avatar
+    source = load_rig_data(d / "source.npz")
+    target = load_rig_data(d / "avatar" / "rig.npz")
+    model = Learn2TalkRegressor(tiny_config(outputs=[("expr", source.n_expr), ("jaw_pose", 3)]))
+    save_checkpoint(model, CheckpointInfo.for_rig(source), tmp_path / "ckpt")
+    save_rig_data(source, tmp_path / "ckpt" / "rig.npz")   # a checkpoint that ships its rig
+
+    engine, note = load_engine(str(tmp_path / "ckpt"), target)
+    assert note.startswith("retargeted:")
+    frames = engine.push(np.zeros(16000, np.float32), 0.0) + engine.flush()
+    assert frames and all(f.expr.shape == (target.n_expr,) for f in frames)
+
+    same_engine, same_note = load_engine(str(tmp_path / "ckpt"), source)
+    assert same_note == ""
+    assert all(f.expr.shape == (source.n_expr,) for f in same_engine.push(np.zeros(8000, np.float32), 0.0))

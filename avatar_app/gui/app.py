@@ -297,7 +297,7 @@ class AvatarApp:
                 scene = load_scene(folder, s.flame_model or None, s.backend)
                 engine, note = None, "no model: the mouth follows only the manual jaw slider"
                 if ckpt:
-                    engine, note = load_engine(ckpt, scene.rig), ""
+                    engine, note = load_engine(ckpt, scene.rig)
                 result = ("ok", avatar_dir, checkpoint, scene, engine, ckpt, note)
             except UserInputError as exc:
                 result = ("error", str(exc))
