@@ -86,22 +86,52 @@ def orbit_camera(
 
 
 # Fraction of the image the framed bounds fill, per preset: "face" fills the frame with the
-# mesh; "head" leaves room around it (head and shoulders in a real capture).
+# face (the head above the neck when the mesh has one); "head" leaves room around the whole
+# mesh (head and shoulders in a real capture).
 _PRESET_FILL = {"face": 0.9, "head": 0.6}
 PRESETS = tuple(_PRESET_FILL)
+# A mesh "has a neck" when its lowest slices are much thinner (width x depth) than its widest;
+# the face preset then frames only the top part of the height (crown to just below the chin).
+_NECK_BAND = 0.2
+_NECK_RATIO = 0.6
+_FACE_TOP_FRACTION = 0.78
+
+
+def _face_points(verts: np.ndarray) -> np.ndarray:
+    """The points the face preset frames: all of them, or the head above a detected neck."""
+    y = verts[:, 1]
+    lo, hi = float(y.min()), float(y.max())
+    if len(verts) < 50 or hi - lo <= 0:
+        return verts
+    edges = np.linspace(lo, hi, 25)
+    which = np.clip(np.searchsorted(edges, y, side="right") - 1, 0, len(edges) - 2)
+    area = np.zeros(len(edges) - 1)
+    for k in range(len(area)):
+        sel = verts[which == k]
+        if len(sel) >= 3:
+            ext = sel.max(axis=0) - sel.min(axis=0)
+            area[k] = ext[0] * ext[2]
+    bottom = area[: max(1, int(round(_NECK_BAND * len(area))))]
+    bottom = bottom[bottom > 0]
+    if area.max() <= 0 or bottom.size == 0 or np.median(bottom) > _NECK_RATIO * area.max():
+        return verts
+    return verts[y >= hi - _FACE_TOP_FRACTION * (hi - lo)]
 
 
 def preset_view(
     verts: np.ndarray, preset: str, width: int, height: int | None = None, fov_y_deg: float = DEFAULT_FOV_Y_DEG
 ) -> tuple[np.ndarray, float]:
-    """(target, distance) that frame the mesh bounds for `preset` ("face" fills the view, "head"
-    leaves room around it), so any rig, whatever its size or origin, frames well."""
+    """(target, distance) that frame the mesh bounds for `preset` ("face" fills the view with the
+    face: the head above the neck when the mesh has one; "head" leaves room around the whole
+    mesh, head and shoulders), so any rig, whatever its size or origin, frames well."""
     if preset not in _PRESET_FILL:
         from splat.errors import UserInputError
 
         raise UserInputError(f"unknown framing preset {preset!r}; choose one of {sorted(_PRESET_FILL)}")
     height = width if height is None else height
     verts = np.asarray(verts, dtype=np.float64).reshape(-1, 3)
+    if preset == "face":
+        verts = _face_points(verts)
     lo, hi = verts.min(axis=0), verts.max(axis=0)
     half = (hi - lo) / 2.0
     tan_y = math.tan(math.radians(fov_y_deg) / 2.0)

@@ -13,14 +13,14 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from splat.procedural.fields import bump, normalize, smoothstep
-from splat.procedural.head_mesh import lip_heights
+from splat.procedural.head_mesh import vermilion_heights
 from splat.procedural.identity import MOUTH_HALF_WIDTH, Y_MOUTH
 from splat.procedural.mesh_builder import Part
 
 KEY_LIGHT = normalize(np.array([-0.55, 0.6, 0.6]))     # from the viewer's upper left
 FILL_LIGHT = normalize(np.array([0.7, 0.0, 0.55]))
 SKIN = np.array([0.80, 0.59, 0.48])
-LIP = np.array([0.68, 0.34, 0.34])
+LIP = np.array([0.67, 0.38, 0.36])
 HAIR = np.array([0.16, 0.105, 0.07])
 BROW = np.array([0.20, 0.14, 0.10])
 LASH = np.array([0.07, 0.05, 0.045])
@@ -100,8 +100,12 @@ def _skin_albedo(p: SurfacePoints, rng: np.random.Generator) -> np.ndarray:
     redness += 0.4 * (p.part == Part.EAR)
     col += redness[:, None] * np.array([0.03, -0.035, -0.03])
     col *= (1.0 - 0.08 * smoothstep(-0.10, -0.14, y))[:, None]          # neck in shadow-tone
+    # Nostrils: two dark openings on the underside of the nose.
+    under = smoothstep(-0.15, -0.5, p.normal[:, 1])
+    nostril = bump(ax, y, 0.0068, -0.0468, 0.0030, 0.0017) * under * (z > 0.07)
+    col *= (1.0 - 0.75 * np.clip(1.4 * nostril, 0, 1))[:, None]
     # Red lips between the vermilion borders.
-    up, low = lip_heights(x)
+    up, low = vermilion_heights(x)
     dy = y - Y_MOUTH
     lip = (smoothstep(up + 0.0012, up - 0.0004, dy) * smoothstep(-low - 0.0012, -low + 0.0004, dy)
            * smoothstep(MOUTH_HALF_WIDTH + 0.003, MOUTH_HALF_WIDTH - 0.001, ax) * (z > 0.06))
@@ -172,9 +176,9 @@ def _mouth_albedo(p: SurfacePoints) -> np.ndarray:
 
 def _lighting(p: SurfacePoints) -> np.ndarray:
     """Key + fill + ambient with wrap (soft, skin-like terminator), scaled by occlusion."""
-    key = np.clip((p.normal @ KEY_LIGHT + 0.25) / 1.25, 0, 1)
-    fill = np.clip((p.normal @ FILL_LIGHT + 0.2) / 1.2, 0, 1)
-    light = 0.42 * p.ao + p.ao ** 0.5 * (0.55 * key + 0.22 * fill)
+    key = np.clip((p.normal @ KEY_LIGHT + 0.45) / 1.45, 0, 1) ** 1.2
+    fill = np.clip((p.normal @ FILL_LIGHT + 0.35) / 1.35, 0, 1)
+    light = 0.44 * p.ao + p.ao ** 0.5 * (0.52 * key + 0.22 * fill)
     inside = np.isin(p.part, [Part.CAVITY, Part.TEETH_UPPER, Part.TEETH_LOWER, Part.TONGUE])
     return np.where(inside, 0.55 + 0.45 * np.clip(p.ao + 0.3, 0, 1) * (0.6 + 0.4 * key), light)
 

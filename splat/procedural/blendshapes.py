@@ -86,19 +86,24 @@ def _lip_stretch(side: int) -> Callable[[_Face], np.ndarray]:
 
 def _smile(side: int) -> Callable[[_Face], np.ndarray]:
     def field(f: _Face) -> np.ndarray:
-        c = f.corner(side, 0.020, 0.019)
-        cheek = bump(f.x, f.y, side * 0.040, -0.030, 0.020, 0.020) * f.skin * f.not_lid
+        c = f.corner(side, 0.021, 0.020)
+        # The corner itself goes further up and back than the lips around it (a curve, not a shift).
+        tip = f.corner(side, 0.009, 0.008)
+        cheek = bump(f.x, f.y, side * 0.040, -0.028, 0.019, 0.019) * f.skin * f.not_lid
         lid = f.geo.eyelids.lower[side]           # the lower lid rises a little in a smile
         n = len(lid)
-        d = f.vec(c, (side * 0.0070, 0.0085, -0.0035)) + f.vec(cheek, (side * 0.0015, 0.0040, 0.0030))
-        d[:n] += 0.18 * (f.geo.closed_lids - f.geo.verts)[:n] * lid[:, None]
+        d = f.vec(c, (side * 0.0085, 0.0100, -0.0050)) + f.vec(tip, (side * 0.0020, 0.0030, -0.0015)) \
+            + f.vec(cheek, (side * 0.0015, 0.0060, 0.0045))
+        d[:n] += 0.25 * (f.geo.closed_lids - f.geo.verts)[:n] * lid[:, None]
         return d
     return field
 
 
 def _frown(side: int) -> Callable[[_Face], np.ndarray]:
     def field(f: _Face) -> np.ndarray:
-        return f.vec(f.corner(side, 0.016, 0.016), (side * 0.0012, -0.0055, -0.0008))
+        tip = f.corner(side, 0.008, 0.008)
+        return f.vec(f.corner(side, 0.018, 0.018), (side * 0.0014, -0.0075, -0.0010)) \
+            + f.vec(tip, (side * 0.0008, -0.0025, -0.0008))
     return field
 
 
@@ -120,7 +125,7 @@ def _lower_lip_depress(f: _Face) -> np.ndarray:
 
 def _lower_lip_tuck(f: _Face) -> np.ndarray:
     w = f.lower * f.lips * np.exp(-(f.dy / 0.009) ** 2) * f.middle ** 0.4
-    return f.vec(w, (0, 0.0048, -0.0064)) + f.vec(f.lips * f.upper * f.middle, (0, 0.0018, 0.0006))
+    return f.vec(w, (0, 0.0058, -0.0082)) + f.vec(f.lips * f.upper * f.middle, (0, 0.0020, 0.0008))
 
 
 def _upper_lip_bite(f: _Face) -> np.ndarray:

@@ -36,7 +36,13 @@ def _face_importance(geo: HeadGeometry) -> np.ndarray:
     near_features = face_front & (np.abs(c[:, 0]) < 0.05) & (c[:, 1] > -0.1) & (c[:, 1] < 0.03)
     w = np.where(near_features, 2.6, w)
     polar_front = (part == Part.EYEBALL) & (geo.attrs["polar"][geo.faces].mean(axis=1) > 1.3)
-    return np.where(polar_front, 0.4, w)
+    w = np.where(polar_front, 0.4, w)
+    # The inner-lip triangles at the mouth corners are slivers that stretch a lot when the jaw
+    # opens; a splat there smears a dark notch over the corner, so they get none (their
+    # neighbours and the cavity behind cover them).
+    corners = [geo.skin.mouth_upper[0], geo.skin.mouth_upper[-1]]
+    at_corner = (part == Part.INNER_LIP) & np.isin(geo.faces, corners).any(axis=1)
+    return np.where(at_corner, 0.0, w)
 
 
 def _sample(geo: HeadGeometry, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -56,8 +62,12 @@ def _sample(geo: HeadGeometry, rng: np.random.Generator) -> tuple[np.ndarray, np
     fold = uv.sum(axis=1) > 1.0
     uv[fold] = 1.0 - uv[fold]
     bary = np.stack([1.0 - uv[:, 0] - uv[:, 1], uv[:, 0], uv[:, 1]], axis=1)
-    spacing = np.sqrt(area / np.maximum(expected, 1e-9))[face]
-    return face, bary, spacing
+    spacing = np.sqrt(area / np.maximum(expected, 1e-9))
+    # A thin inner-lip triangle that drew a splat by chance must not get one wider than itself:
+    # those at the mouth corners stretch when the jaw opens and would smear dark past the lips.
+    inner = geo.part[geo.faces].max(axis=1) == Part.INNER_LIP
+    spacing = np.where(inner, np.minimum(spacing, 1.2 * np.sqrt(area)), spacing)
+    return face, bary, spacing[face]
 
 
 def _surface_points(geo: HeadGeometry, face: np.ndarray, bary: np.ndarray) -> SurfacePoints:

@@ -31,7 +31,9 @@ OUTPUT_FILES = (RIG_NAME, PLY_NAME, FLAME_PARAM_NAME)
 def _masks(geo: HeadGeometry) -> dict[str, np.ndarray]:
     """Vertex index sets: lips, upper_face (FDD), eyes, mouth, teeth, tongue, eyeballs, eyelids."""
     n_skin = len(geo.skin.verts)
-    x, y, z = geo.verts.T
+    # Builder coordinates: the regions keep the vertex sets they were first defined on while
+    # the proportions are polished (the speech model is trained against these masks).
+    x, y, z = geo.builder_verts.T
     skin = np.arange(len(x)) < n_skin
     up, low = lip_heights(x)
     dy = y - Y_MOUTH

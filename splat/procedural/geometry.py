@@ -22,6 +22,7 @@ class HeadGeometry:
     """The assembled head: open-eyed template, the closed-lid variant, and part bookkeeping."""
 
     verts: np.ndarray                 # (V,3) rest pose, lids open
+    builder_verts: np.ndarray         # (V,3) the same before the proportion/identity warp
     closed_lids: np.ndarray           # (V,3) same with both lids closed (blink targets)
     faces: np.ndarray                 # (F,3)
     part: np.ndarray                  # (V,) Part values
@@ -67,7 +68,7 @@ def build_head(identity: Identity) -> HeadGeometry:
         warped_closed[idx] = verts[idx] + shift
     warped_centers = {s: c + warp_rigid(c, identity) for s, c in centers.items()}
     return HeadGeometry(
-        verts=warped, closed_lids=warped_closed, faces=faces, part=part, attrs=attrs, skin=skin,
+        verts=warped, builder_verts=verts, closed_lids=warped_closed, faces=faces, part=part, attrs=attrs, skin=skin,
         eyelids=lids, eyeballs=eyeballs, eye_centers=warped_centers,
         inner_upper=rows_u, inner_lower=rows_l,
     )

@@ -95,8 +95,72 @@ def lip_heights(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return upper, lower
 
 
+def vermilion_heights(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Heights of the visible red lips (a little thinner than lip_heights, which the lips mask
+    keeps using so the mask of the rig stays as trained on)."""
+    up, low = lip_heights(x)
+    return 0.84 * up, 0.82 * low
+
+
+# The nose as drawn (the layout keeps _nose): a straighter, narrower bridge from the nasion, a
+# tip that projects further and a defined columella/base.
+_NOSE2_H = _pchip(np.array([-0.050, -0.0465, -0.043, -0.039, -0.0345, -0.028, -0.015, -0.002,
+                            0.008, 0.016, 0.022]),
+                  np.array([0.0, 0.004, 0.0125, 0.0205, 0.0225, 0.0185, 0.0128, 0.0082, 0.0055,
+                            0.0030, 0.0]))
+_NOSE2_W = _pchip(np.array([-0.050, -0.041, -0.034, -0.025, -0.01, 0.005, 0.022]),
+                  np.array([0.0115, 0.0105, 0.0082, 0.0060, 0.0050, 0.0052, 0.0070]))
+
+
+def _nose_drawn(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    yc = np.clip(y, -0.050, 0.022)
+    inside = (y > -0.050) & (y < 0.022)
+    w = _NOSE2_W(yc)
+    # A flatter-topped cross-section (power 2.6) reads as a bridge with sides, not a soft ridge.
+    return np.where(inside, _NOSE2_H(yc) * np.exp(-np.abs(x / w) ** 2.6), 0.0)
+
+
 def face_relief(x: np.ndarray, y: np.ndarray, ident: Identity) -> np.ndarray:
     """Forward (z) relief of the face in front: brows, sockets, nose, cheeks, lips, chin."""
+    ax = np.abs(x)
+    dz = np.zeros_like(x)
+    brow_y = 0.021 + 0.004 * np.exp(-((ax - 0.028) / 0.014) ** 2)
+    glabella = 0.3 + 0.7 * smoothstep(0.004, 0.022, ax)     # the ridge dips between the brows
+    dz += ident.brow * 0.0055 * glabella * np.exp(-((y - brow_y) / 0.0075) ** 2) \
+        * smoothstep(0.062, 0.03, ax)
+    dz -= 0.0008 * bump(x, y, 0.0, 0.009, 0.010, 0.006)                      # nasion
+    dz -= 0.0085 * bump(ax, y, EYE_CENTER[0] + 0.002, EYE_CENTER[1] - 0.001, 0.016, 0.015)  # sockets
+    dz += ident.nose * (_nose_drawn(x, y)
+                        + 0.0060 * bump(ax, y, 0.0120, -0.0405, 0.0052, 0.0058)   # alae
+                        + 0.0030 * bump(x, y, 0.0, -0.0355, 0.0065, 0.0055))      # tip lobule
+    dz -= ident.nose * 0.0016 * bump(ax, y, 0.0165, -0.037, 0.0022, 0.006)      # alar crease
+    dz += ident.cheek * 0.0075 * bump(ax, y, 0.044, -0.017, 0.019, 0.016)      # cheekbones
+    dz += 0.0022 * ident.cheek * bump(ax, y, 0.039, -0.055, 0.016, 0.02)       # cheek fat
+    dz += 0.0090 * bump(x, y, 0.0, Y_MOUTH, 0.032, 0.024)                     # dental mound
+    dz -= 0.0014 * bump(x, y, 0.0, Y_MOUTH + 0.013, 0.0032, 0.007)             # philtrum
+    # Nasolabial folds: a shallow crease from the nose wing towards the mouth corner.
+    t = np.clip(((ax - 0.017) * 0.015 + (y + 0.040) * -0.038) / (0.015 ** 2 + 0.038 ** 2), 0, 1)
+    d = np.hypot(ax - (0.017 + 0.015 * t), y - (-0.040 - 0.038 * t))
+    dz -= 0.0016 * np.exp(-(d / 0.0035) ** 2) * smoothstep(0.0, 0.2, t)
+    # Lips: red-lip bulges above and below the mouth line, rolled in where they meet.
+    up, low = vermilion_heights(x)
+    window = smoothstep(MOUTH_HALF_WIDTH + 0.003, MOUTH_HALF_WIDTH - 0.006, ax)
+    tu = (y - Y_MOUTH) / np.maximum(up, 1e-4)
+    tl = (Y_MOUTH - y) / np.maximum(low, 1e-4)
+    lips = np.where(y >= Y_MOUTH, 0.0036 * np.exp(-((tu - 0.45) / 0.5) ** 2),
+                    0.0044 * np.exp(-((tl - 0.5) / 0.55) ** 2))
+    dz += ident.lips * lips * window
+    dz -= 0.0020 * np.exp(-((y - Y_MOUTH) / 0.0016) ** 2) * window
+    dz -= 0.0018 * bump(ax, y, MOUTH_HALF_WIDTH + 0.001, Y_MOUTH, 0.004, 0.004)  # corners
+    dz -= 0.0030 * bump(x, y, 0.0, Y_MOUTH - 0.0195, 0.02, 0.005)            # labiomental fold
+    dz += ident.chin * 0.0065 * bump(x, y, 0.0, -0.097, 0.013, 0.011)          # chin
+    return dz
+
+
+def _layout_relief(x: np.ndarray, y: np.ndarray, ident: Identity) -> np.ndarray:
+    """The first version's relief, frozen: it only places the grid rows (their arclength
+    spacing along the midline), so reshaping the face never changes the rig's topology or the
+    rows the masks and joints were defined on. Use face_relief for the actual surface."""
     ax = np.abs(x)
     dz = np.zeros_like(x)
     brow_y = 0.021 + 0.004 * np.exp(-((ax - 0.028) / 0.014) ** 2)
@@ -141,7 +205,7 @@ def _slice_shape(y: np.ndarray) -> tuple[np.ndarray, ...]:
 def _midline(y: np.ndarray, ident: Identity) -> np.ndarray:
     """z of the face's midline (with relief) at heights y: the curve rows are spaced along."""
     _, zf, _, _, _ = _slice_shape(y)
-    return zf + face_relief(np.zeros_like(y), y, ident) * smoothstep(Y_DOME + 0.03, Y_DOME, y)
+    return zf + _layout_relief(np.zeros_like(y), y, ident) * smoothstep(Y_DOME + 0.03, Y_DOME, y)
 
 
 def _row_heights() -> np.ndarray:

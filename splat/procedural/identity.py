@@ -78,10 +78,32 @@ assert tuple(f.name for f in fields(Identity)) == SHAPE_NAMES
 
 
 
+Y_NECK_TOP = -0.118        # below this the neck is shortened (see _proportions)
+NECK_SHORTEN = 0.72
+
+
+def _proportions(p: np.ndarray) -> np.ndarray:
+    """The default person's proportions on top of the builders' coordinates: a slightly wider
+    skull and cheeks, and a shorter, thicker neck that flares a little towards the collar.
+    Smooth and applied to every part, so nothing detaches; landmarks above the jaw keep their
+    heights."""
+    x, y, z = p[..., 0], p[..., 1], p[..., 2]
+    wide = 1.0 + 0.035 * smoothstep(-0.105, -0.045, y) * smoothstep(0.125, 0.06, y)
+    below = np.minimum(y - Y_NECK_TOP, 0.0)
+    y_new = y + below * (NECK_SHORTEN - 1.0)
+    neck = smoothstep(-0.112, -0.15, y)
+    collar = smoothstep(-0.165, -0.215, y) ** 2
+    sx = wide + 0.07 * neck + 0.18 * collar
+    zc = -0.015
+    # The throat stays behind the chin; the nape takes the extra depth of the collar.
+    sz = np.where(z > zc, 1.0 + 0.05 * neck, 1.0 + 0.07 * neck + 0.12 * collar)
+    return np.stack([x * sx, y_new, zc + (z - zc) * sz], axis=-1)
+
+
 def warp_points(points: np.ndarray, identity: Identity) -> np.ndarray:
     """Global identity warp: head width, jaw width (below the cheekbones), face length (below
     the eyes). Smooth, so a part built in default coordinates stays attached to the skin."""
-    p = np.asarray(points, dtype=np.float64)
+    p = _proportions(np.asarray(points, dtype=np.float64))
     x, y, z = p[..., 0], p[..., 1], p[..., 2]
     jaw = smoothstep(-0.02, -0.07, y)
     sx = (1.0 + 0.04 * identity.head_width) * (1.0 + 0.06 * identity.jaw_width * jaw)

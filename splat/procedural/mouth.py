@@ -30,6 +30,13 @@ def _corner_profile(x: np.ndarray) -> np.ndarray:
     return 0.3 + 0.7 * np.clip(1.0 - (x / MOUTH_HALF_WIDTH) ** 2, 0.0, 1.0) ** 0.5
 
 
+def corner_jaw_share(x: np.ndarray) -> np.ndarray:
+    """Jaw share of the upper inner lip (the lower one gets 1 minus it): 0 across the mouth,
+    rising to 0.5 over the last few millimetres so the corners stretch gradually, not in one
+    sliver cell (which smeared dark splats past the corner when the jaw opened)."""
+    return 0.5 * smoothstep(MOUTH_HALF_WIDTH - 0.007, MOUTH_HALF_WIDTH + 0.002, np.abs(x))
+
+
 def add_inner_lips(mb: MeshBuilder, verts: np.ndarray, upper: np.ndarray, lower: np.ndarray
                    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Strips from the slit inwards along the teeth; returns the rows (row 0 = the slit)."""
@@ -37,8 +44,8 @@ def add_inner_lips(mb: MeshBuilder, verts: np.ndarray, upper: np.ndarray, lower:
     for sign, rows, jaw in ((1.0, rows_u, 0.0), (-1.0, rows_l, 1.0)):
         base = verts[rows[0]]
         prof = _corner_profile(base[:, 0])
-        jaw_w = np.full(len(base), jaw)
-        jaw_w[[0, -1]] = 0.5
+        share = corner_jaw_share(base[:, 0])
+        jaw_w = share if jaw == 0.0 else 1.0 - share
         for k in range(1, INNER_LIP_ROWS + 1):
             step = _STRIP_STEP * np.array([1.0, sign, 1.0])
             pos = base + k * step * np.stack([np.ones_like(prof), prof, np.ones_like(prof)], 1)
@@ -63,8 +70,8 @@ def add_cavity(mb: MeshBuilder, verts: np.ndarray, rim_upper: np.ndarray, rim_lo
     rim_pos = verts[rim]
     center_y = Y_MOUTH - 0.006
     phi = np.arctan2((rim_pos[:, 1] - center_y) / 0.024, rim_pos[:, 0] / 0.034)
-    rim_jaw = np.concatenate([np.zeros(len(rim_upper)), np.ones(len(rim_lower))])
-    rim_jaw[[0, len(rim_upper) - 1, len(rim_upper), -1]] = 0.5
+    share = corner_jaw_share(rim_pos[:, 0])
+    rim_jaw = np.concatenate([share[:len(rim_upper)], 1.0 - share[len(rim_upper):]])
     rings = [rim]
     z_rim = rim_pos[:, 2].mean()
     for j in range(1, BAG_RINGS):
