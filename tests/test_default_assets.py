@@ -10,6 +10,20 @@ def test_committed_avatar_equals_a_fresh_generation():
     assert check_against_manifest(ASSETS_DIR, ["default_avatar"]) == []
 
 
+def test_committed_demo_clip_equals_a_fresh_generation():
+    assert check_against_manifest(ASSETS_DIR, ["demo_speech"]) == []
+
+
+def test_demo_clip_rests_then_speaks():
+    import numpy as np
+    import soundfile as sf
+
+    audio, rate = sf.read(ASSETS_DIR / "demo_speech.wav", dtype="float32")
+    assert rate == 16000 and audio.ndim == 1
+    assert np.abs(audio[: int(0.9 * rate)]).max() == 0.0     # the leading second is silent
+    assert np.sqrt(np.mean(audio[rate:] ** 2)) > 0.01          # then speech
+
+
 def test_manifest_lists_the_avatar_files_and_stays_small():
     files = read_manifest(ASSETS_DIR)["generators"]["default_avatar"]["files"]
     assert set(files) == {"default_avatar/rig.npz", "default_avatar/point_cloud.ply",

@@ -29,9 +29,16 @@ def _default_avatar(out: Path, seed: int) -> list[Path]:
     return generate_default_avatar(out / "default_avatar", seed)
 
 
+def _demo_speech(out: Path, seed: int) -> list[Path]:
+    from driver.demo_clip import write_demo_clip
+
+    return [write_demo_clip(out / "demo_speech.wav")]
+
+
 # generator name -> function(assets folder, seed) -> files written (inside that folder).
 GENERATORS: dict[str, Callable[[Path, int], list[Path]]] = {
     "default_avatar": _default_avatar,
+    "demo_speech": _demo_speech,
 }
 DEFAULT_SEED = 7
 
