@@ -290,6 +290,9 @@ class RenderWorker(threading.Thread):
             out, self._mailbox = self._mailbox, None
             return out
 
+    def reset_idle(self) -> None:
+        self._idle_opts = None
+
     def _idle_for(self, opts: RenderOptions):
         key = (opts.blink, opts.gaze, opts.sway)
         if key != self._idle_opts:
@@ -437,7 +440,9 @@ class LiveSession:
         self.renderer.options = replace(self.renderer.options, **changes)
 
     def set_scene(self, scene: Scene) -> None:
+        """Show another avatar; idle motion is rebuilt for its rig's expression names."""
         self.renderer.scene = scene
+        self.renderer.reset_idle()
 
     def set_engine(self, engine: MotionEngine | None) -> None:
         """Swap the motion model; the worker picks it up on its next chunk."""

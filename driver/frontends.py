@@ -16,6 +16,7 @@ whole (zero-padded) file: both call `features()` with audio indexed in absolute 
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
 from pathlib import Path
 from typing import Any
 
@@ -46,14 +47,14 @@ class FrontEnd(nn.Module):
     def lookahead_s(self) -> float:
         return self.future_samples / SAMPLE_RATE
 
+    @abstractmethod
     def features(self, audio: torch.Tensor, a0: int, k0: int, n: int) -> torch.Tensor:
         """Features (B,n,D) of frames k0..k0+n-1 from `audio` (B,S) whose sample 0 is absolute
         sample `a0`. The slice must cover [s_k0 - past_samples, s_last + future_samples]."""
-        raise NotImplementedError
 
+    @abstractmethod
     def config_dict(self) -> dict[str, Any]:
         """Everything needed to rebuild this front end's structure (weights come separately)."""
-        raise NotImplementedError
 
     def required_range(self, k0: int, n: int) -> tuple[int, int]:
         """Absolute sample range [lo, hi) that `features(.., k0, n)` reads."""

@@ -319,7 +319,6 @@ class AvatarApp:
         self.settings.avatar_dir = avatar_dir
         if checkpoint is not None:
             self.settings.checkpoint = checkpoint
-        self.session.renderer._idle_opts = None  # rebuild idle motion for the new rig's names
         self.session.set_scene(scene)
         self.session.set_engine(engine)
         if first or scene.rig is not None:
