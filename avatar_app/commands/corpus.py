@@ -1,0 +1,74 @@
+"""`python main.py corpus`: build the synthetic audio-visual corpus (or refresh its motion)."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from splat.errors import UserInputError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "corpus", help="Build the synthetic audio-visual training corpus.",
+        description="Synthesise phonetically rich sentences with every installed TTS voice "
+                    "(exact phone timings), degrade them like a microphone, and turn the phones "
+                    "into 30 fps rig-parameter motion with the articulatory model. Reruns skip "
+                    "finished utterances.")
+    parser.add_argument("--out", type=Path, default=Path("data/corpus"), help="corpus folder")
+    parser.add_argument("--per-voice", type=int, default=110,
+                        help="training utterances per training voice")
+    parser.add_argument("--val-per-voice", type=int, default=6,
+                        help="validation utterances per training voice (separate sentences)")
+    parser.add_argument("--test-per-voice", type=int, default=30,
+                        help="utterances per held-out test voice")
+    parser.add_argument("--rounds", type=int, default=6,
+                        help="shards interleaving all voices (an early stop stays balanced)")
+    parser.add_argument("--voices", nargs="*", default=None,
+                        help="only these voice ids (e.g. flite-rms espeak-en-us); default: all")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--skip-motion", action="store_true",
+                        help="audio and phones only; write motion later with --motion-only")
+    parser.add_argument("--motion-only", action="store_true",
+                        help="(re)compute motion/*.npy from the stored phones and stop")
+    parser.add_argument("--aligned", type=Path, default=None,
+                        help="import an external folder of name.wav + name.tsv (start end "
+                             "phone) into the corpus as voice 'external' instead of synthesising")
+    parser.add_argument("--aligned-split", choices=("train", "val", "test"), default="test",
+                        help="split for --aligned utterances")
+    parser.add_argument("--list-voices", action="store_true", help="print the voices and stop")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from driver.corpus.build import generate, make_plan
+    from driver.corpus.splits import split_of_voice
+    from driver.corpus.tts import available_voices
+
+    voices = available_voices()
+    if args.list_voices:
+        for voice in voices:
+            print(f"{voice.id}\t{split_of_voice(voice.id)}")
+        return 0
+    if args.aligned is not None:
+        from driver.corpus.external import import_aligned_folder
+
+        count = import_aligned_folder(args.aligned, args.out, args.aligned_split)
+        print(f"imported {count} aligned utterances into {args.out}")
+    elif not args.motion_only:
+        if args.voices:
+            unknown = set(args.voices) - {v.id for v in voices}
+            if unknown:
+                raise UserInputError(f"unknown voice ids {sorted(unknown)}; see --list-voices")
+            voices = [v for v in voices if v.id in args.voices]
+        if not voices:
+            raise UserInputError("no TTS voices found (install flite, espeak-ng or festival)")
+        plan = make_plan(voices, args.per_voice, args.val_per_voice, args.test_per_voice,
+                         args.rounds, args.seed)
+        made = generate(args.out, plan)
+        print(f"synthesised {made} utterances into {args.out}")
+    if not args.skip_motion:
+        from driver.corpus.motion_files import write_motion
+
+        count = write_motion(args.out)
+        print(f"wrote motion for {count} utterances")
+    return 0

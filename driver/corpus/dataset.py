@@ -1,0 +1,76 @@
+"""Corpus reading for training and evaluation: manifest records, splits, clips.
+
+A clip is (audio 16 kHz float32, motion (T, E+3) at 30 fps, phones, metadata). Splits are by
+voice (see `driver.corpus.splits`); `check_disjoint` is asserted whenever a dataset is built so a
+held-out voice can never leak into training.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from driver.corpus.phones import PhoneSegment, read_tsv
+from splat.errors import UserInputError
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class Clip:
+    """One utterance with everything a loss or a metric needs."""
+
+    id: str
+    voice: str
+    audio: np.ndarray          # (S,) float32 16 kHz
+    motion: np.ndarray         # (T, E+3) float32: expression weights, then jaw_pose
+    phones: list[PhoneSegment]
+
+
+def read_manifest(corpus: Path) -> list[dict]:
+    """All utterance records of a corpus folder (every `manifest-*.jsonl`), sorted by id."""
+    corpus = Path(corpus)
+    paths = sorted(corpus.glob("manifest-*.jsonl"))
+    if not paths:
+        raise UserInputError(f"{corpus}: no manifest-*.jsonl (not a corpus; run `main.py corpus`)")
+    records = [json.loads(line) for path in paths for line in path.read_text().splitlines()
+               if line.strip()]
+    return sorted(records, key=lambda r: r["id"])
+
+
+def check_disjoint(records: list[dict]) -> None:
+    """Raise if a voice appears both in the test split and in train/val."""
+    test = {r["voice"] for r in records if r["split"] == "test"}
+    seen = {r["voice"] for r in records if r["split"] != "test"}
+    if test & seen:
+        raise UserInputError(f"voices {sorted(test & seen)} are in both test and train/val")
+
+
+def split_records(corpus: Path, split: str) -> list[dict]:
+    """Records of one split, after checking the voice split is clean."""
+    if split not in SPLITS:
+        raise UserInputError(f"unknown split {split!r} (choose from {', '.join(SPLITS)})")
+    records = read_manifest(corpus)
+    check_disjoint(records)
+    chosen = [r for r in records if r["split"] == split]
+    if not chosen:
+        raise UserInputError(f"{corpus}: no utterances in split {split!r}")
+    return chosen
+
+
+def load_clip(corpus: Path, record: dict, clean: bool = False) -> Clip:
+    """Read one utterance (the microphone-like audio unless `clean`)."""
+    corpus = Path(corpus)
+    name = f"{record['id']}.clean.wav" if clean else f"{record['id']}.wav"
+    audio, rate = sf.read(corpus / "audio" / name, dtype="float32")
+    if rate != 16000:
+        raise UserInputError(f"{name}: expected 16 kHz audio, got {rate}")
+    motion_path = corpus / "motion" / f"{record['id']}.npy"
+    if not motion_path.is_file():
+        raise UserInputError(f"{motion_path} missing: run `main.py corpus --out {corpus} "
+                             "--motion-only`")
+    return Clip(record["id"], record["voice"], audio, np.load(motion_path),
+                read_tsv(corpus / "phones" / f"{record['id']}.tsv"))
