@@ -84,10 +84,19 @@ def test_scripted_jaw_shows_in_the_mouth_at_the_right_frames(tmp_path, tiny_avat
 
 
 def test_model_path_says_untrained_and_idle_runs(tmp_path, tiny_avatar):
+    from driver.checkpoint import CheckpointInfo, save_checkpoint
+    from driver.model import Learn2TalkRegressor
+    from splat.rig import load_rig_data
+    from tests.test_model import tiny_config
+
+    rig = load_rig_data(tiny_avatar / "rig.npz")
+    model = Learn2TalkRegressor(tiny_config(outputs=[("expr", rig.n_expr), ("jaw_pose", 3)]))
+    save_checkpoint(model, CheckpointInfo.for_rig(rig, trained=False), tmp_path / "ckpt")
     speech(tmp_path / "in.wav", seconds=0.5)
     out = tmp_path / "clip.mp4"
     r = run_main("render", "--audio", tmp_path / "in.wav", "--out", out, "--avatar", tiny_avatar,
-                 "--size", 32, "--backend", "cpu", "--fps", 25, "--quiet")
+                 "--checkpoint", tmp_path / "ckpt", "--size", 32, "--backend", "cpu", "--fps", 25,
+                 "--quiet")
     assert r.returncode == 0, r.stderr
     assert "UNTRAINED" in r.stdout
     _, (v_dur, _), frames = demux(out)
