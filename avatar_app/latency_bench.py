@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def _engine(checkpoint: str | None, rig):
     """The checkpoint's engine; without one, the default architecture untrained (timing only)."""
     if checkpoint:
-        return load_engine(checkpoint, rig), Path(checkpoint).name
+        engine, note = load_engine(checkpoint, rig)
+        return engine, " ".join(filter(None, [Path(checkpoint).name, note]))
     from driver.model import Learn2TalkRegressor, RegressorConfig
     from driver.streaming import StreamingEngine
 

@@ -399,6 +399,9 @@ class Recorder:
                 samples = samples[int(round(-t0 * SAMPLE_RATE)):]
                 t0 = 0.0
             keep = int(round((until - t0) * SAMPLE_RATE))
+            if keep <= 0:  # under half a sample before `until`: it belongs to the next frame
+                self._audio.appendleft(AudioChunk(samples, self.t_start + t0))
+                return
             if keep < len(samples):  # the rest waits for the next frame
                 self._audio.appendleft(AudioChunk(samples[keep:], self.t_start + t0 + keep / SAMPLE_RATE))
                 samples = samples[:keep]
@@ -547,13 +550,25 @@ def load_engine(checkpoint: str, rig) -> tuple[MotionEngine, str]:
     _, info = read_checkpoint_info(checkpoint)
     if rig is None or info.rig_topology == rig.topology_digest():
         model, _info = load_checkpoint(checkpoint, rig=rig)
-        return StreamingEngine(model, rig, lookahead_ms=100.0), ""
+        return warmed_up(StreamingEngine(model, rig, lookahead_ms=100.0)), ""
     default_rig = Path(__file__).resolve().parents[1] / "assets" / "default_avatar" / "rig.npz"
     source = find_source_rig(info.rig_id, info.rig_topology, [Path(checkpoint) / "rig.npz", default_rig])
     model, _info = load_checkpoint(checkpoint, rig=source)
     retargeter = Retargeter(source, rig)
     engine = RetargetedStream(StreamingEngine(model, source, lookahead_ms=100.0), retargeter)
-    return engine, f"retargeted: {retargeter.summary()}"
+    return warmed_up(engine), f"retargeted: {retargeter.summary()}"
+
+
+def warmed_up(engine: MotionEngine) -> MotionEngine:
+    """Run a second of silence through a fresh engine, then reset it.
+
+    torch's first calls allocate and pick kernels (hundreds of ms on a CPU); doing that on the
+    loader thread means the first words spoken after "Start live" animate at once.
+    """
+    engine.push(np.zeros(SAMPLE_RATE, np.float32), 0.0)
+    engine.flush()
+    engine.reset()
+    return engine
 
 
 def make_idle(opts: RenderOptions, expr_names) -> object:

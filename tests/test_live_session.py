@@ -46,3 +46,23 @@ def test_headless_live_path_measures_latency(tmp_path):
     assert result["frames"] > 5 and result["latency_samples"] > 5
     # at least the model's look-ahead, and far from seconds
     assert 50 < result["latency_median_ms"] < 1500
+
+
+def test_recorder_interleaves_audio_at_sub_sample_boundaries(tmp_path):
+    """Audio that starts within half a sample of a frame's end must wait, not spin forever."""
+    import av
+
+    from avatar_app.audio_in import AudioChunk
+    from avatar_app.live_session import FPS, Recorder, RenderedFrame
+
+    rec = Recorder(str(tmp_path / "rec.mp4"), 32)
+    frame_dt = 1.0 / FPS
+    rgba = np.zeros((32, 32, 4), np.float32)
+    # a chunk whose first sample sits a fraction of a sample before the next frame's end
+    rec.add_audio(AudioChunk(np.zeros(800, np.float32), rec.t_start + 2 * frame_dt - 1e-5))
+    for k in range(1, 30):
+        rec.add_frame(RenderedFrame(rgba, rec.t_start + k * frame_dt, 0.0, 0.0))
+    rec.close()
+    with av.open(str(tmp_path / "rec.mp4")) as container:
+        assert len(container.streams.video) == 1 and len(container.streams.audio) == 1
+        assert sum(1 for _ in container.decode(video=0)) == 29
