@@ -56,9 +56,13 @@ if ! "$PY" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '2
     "${PIP[@]}" "torch==2.13.0"
   else
     say "installing torch 2.13.0 (CPU build)"
-    "${PIP[@]}" --no-index "torch==2.13.0" 2>/dev/null \
-      || "${PIP[@]}" "torch==2.13.0" --index-url https://download.pytorch.org/whl/cpu \
-           --extra-index-url https://pypi.org/simple
+    # a CPU wheel in pip's configured find-links (torch alone; its dependencies come from PyPI)
+    if "${PIP[@]}" --no-index --no-deps "torch==2.13.0" 2>/dev/null; then
+      "${PIP[@]}" "torch==2.13.0"
+    else
+      "${PIP[@]}" "torch==2.13.0" --index-url https://download.pytorch.org/whl/cpu \
+        --extra-index-url https://pypi.org/simple
+    fi
   fi
 fi
 
