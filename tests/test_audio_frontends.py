@@ -8,12 +8,7 @@ from driver.frontends import (LogMelFrontEnd, Wav2Vec2FrontEnd, build_frontend,
 from splat.errors import UserInputError
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def slice_matches_offline(fe, seconds=1.5, k0=17, n=6):

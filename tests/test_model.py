@@ -14,13 +14,7 @@ from splat.rig import Rig, RigData
 TINY_FRONT = LogMelFrontEnd(n_mels=16, channels=8, dilations=(1, 2), future_mel=1).config_dict()
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny ops on a shared 2-core box: OpenMP spinning costs 30x more than the work."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def make_tiny_rig(rig_id: str = "tiny-test-rig", rows: int = 11, cols: int = 9,

@@ -15,12 +15,7 @@ from tests.test_model import make_tiny_rig, randomize_head, tiny_config
 TOLERANCE = 1e-4   # stated: float32 reordering only; the math is identical
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def stream(engine, audio, rng, t0=0.0, max_block=2500):
