@@ -185,6 +185,11 @@ class RingSource:
             return None
         return AudioChunk(out, ring.stamp_at(max(first_in, 0.0)))
 
+    @property
+    def captured(self) -> int:
+        """Samples the device has delivered so far (0 until its first callback)."""
+        return self._ring.written if self._ring is not None else 0
+
     def _check_alive(self) -> None:
         """Hook for sources whose device can vanish; called on every read."""
 

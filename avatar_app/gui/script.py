@@ -2,7 +2,7 @@
 
 Used by the integration tests under Xvfb and for making the README screenshots. A script is a
 JSON list of one-key steps run in order on the GUI thread, e.g.
-  [{"wait_loaded": true}, {"do": "start_live"}, {"wait": 2}, {"screenshot": "a.png"},
+  [{"wait_loaded": true}, {"do": "start_live"}, {"wait_audio": true}, {"wait": 2}, {"screenshot": "a.png"},
    {"set": {"jaw": 0.25}}, {"report": "state.json"}, {"do": "quit"}]
 A step that waits for a condition is retried every frame.
 """
@@ -36,6 +36,11 @@ def run_step(app, step: dict) -> bool:
         app._script_wait_until = time.monotonic() + float(value)
     elif key == "wait_loaded":
         return app.scene is not None and not app._loading and app._frame is not None
+    elif key == "wait_audio":  # until the live source has delivered its first samples
+        # Servers can sit on a new capture stream for a while (a fresh PulseAudio null sink's
+        # monitor sends nothing for its first 2 s block); a test must not speak before that.
+        source = app.session.source
+        return source is not None and getattr(source, "captured", 1) > 0
     elif key == "wait_idle":  # until a load request (good or bad) has been answered
         return not app._loading and app._load_result is None
     elif key == "do":
