@@ -8,17 +8,20 @@ download is needed; the wav2vec2 encoder is base-sized (768-d, 12 layers) like F
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from driver.audio import SAMPLE_RATE
-from driver.frontends import LogMelFrontEnd, Wav2Vec2FrontEnd, tiny_wav2vec2_config
+from driver.checkpoint import read_checkpoint_info
+from driver.frontends import LogMelFrontEnd, Wav2Vec2FrontEnd, build_frontend, tiny_wav2vec2_config
 from driver.model import Learn2TalkRegressor, RegressorConfig
 from driver.streaming import StreamingEngine
 
 FRONT_ENDS = ("logmel", "wav2vec2")
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "assets" / "default_model"
 
 
 @dataclass
@@ -39,16 +42,24 @@ class StreamBench:
                 f"{self.threads} torch threads)")
 
 
-def build_bench_model(front_end: str, n_expr: int = 27) -> Learn2TalkRegressor:
+def shipped_decoder_config() -> RegressorConfig:
+    """The embedded default checkpoint's architecture (or the defaults when it is missing), so
+    the figures describe the model users actually run."""
+    if (DEFAULT_MODEL / "config.json").is_file():
+        return read_checkpoint_info(DEFAULT_MODEL)[0]
+    return RegressorConfig()
+
+
+def build_bench_model(front_end: str) -> Learn2TalkRegressor:
     """A regressor of the shipped architecture with the named front end, random weights."""
+    shipped = shipped_decoder_config()
     if front_end == "logmel":
-        frontend = LogMelFrontEnd()
+        frontend = build_frontend(shipped.frontend) if shipped.frontend else LogMelFrontEnd()
     elif front_end == "wav2vec2":
         frontend = Wav2Vec2FrontEnd(hf_config=tiny_wav2vec2_config(hidden=768, layers=12))
     else:
         raise ValueError(f"front end must be one of {FRONT_ENDS}")
-    config = RegressorConfig(outputs=[("expr", n_expr), ("jaw_pose", 3)],
-                             frontend=frontend.config_dict())
+    config = replace(shipped, frontend=frontend.config_dict())
     model = Learn2TalkRegressor(config, frontend=frontend)
     torch.nn.init.normal_(model.head.weight, std=0.01)   # a live head, like a trained one
     return model.eval()
