@@ -461,6 +461,10 @@ class AvatarApp:
         lat = self.session.latency.summary()
         lat_text = f"{lat[0]:.0f} ms (p95 {lat[1]:.0f})" if lat else "-"
         rec = "  REC" if self.session.recorder is not None else ""
+        source = self.session.source
+        if source is not None and getattr(source, "captured", 1) == 0:
+            # a slow audio server (or a muted device) must not look like a slow model
+            lat_text = "- (mic: no audio yet)"
         return (f"render {render_fps:.1f} fps ({self.session.renderer.render_ms:.0f} ms)  "
                 f"GUI {gui_fps:.0f} fps  inference {self.session.infer_ms:.1f} ms/frame  "
                 f"audio-to-frame {lat_text}  device {getattr(self, 'device', '-')}{rec}")
