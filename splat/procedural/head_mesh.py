@@ -8,6 +8,7 @@ in front, and short hair adds volume on the scalp.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -120,75 +121,85 @@ def _nose_drawn(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.where(inside, _NOSE2_H(yc) * np.exp(-np.abs(x / w) ** 2.6), 0.0)
 
 
-def face_relief(x: np.ndarray, y: np.ndarray, ident: Identity) -> np.ndarray:
+@dataclass(frozen=True)
+class ReliefShape:
+    """The numbers of one version of the face relief (bump amplitudes as (amp, cx, cy, sx, sy)).
+
+    Two versions exist on purpose: LAYOUT_RELIEF is the first relief, frozen, used only to
+    place the grid rows along the midline so reshaping the face never changes the rig's topology
+    or the rows its masks and joints were defined on; DRAWN_RELIEF is the surface people see.
+    """
+
+    glabella_dip: bool
+    nasion: tuple[float, ...]
+    nose: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    alae: tuple[float, ...]
+    tip: tuple[float, ...]
+    alar_crease: tuple[float, ...]
+    cheekbones: tuple[float, ...]
+    cheek_fat: tuple[float, ...]
+    philtrum: tuple[float, ...]
+    lip_heights: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+    lip_amps: tuple[float, float]
+    lip_roll: float
+    labiomental: tuple[float, ...]
+
+
+DRAWN_RELIEF = ReliefShape(
+    glabella_dip=True, nasion=(0.0008, 0.0, 0.009, 0.010, 0.006), nose=_nose_drawn,
+    alae=(0.0060, 0.0120, -0.0405, 0.0052, 0.0058), tip=(0.0030, 0.0, -0.0355, 0.0065, 0.0055),
+    alar_crease=(0.0016, 0.0165, -0.037, 0.0022, 0.006),
+    cheekbones=(0.0075, 0.044, -0.017, 0.019, 0.016), cheek_fat=(0.0022, 0.039, -0.055, 0.016, 0.02),
+    philtrum=(0.0014, 0.0, Y_MOUTH + 0.013, 0.0032, 0.007), lip_heights=vermilion_heights,
+    lip_amps=(0.0036, 0.0044), lip_roll=0.0020,
+    labiomental=(0.0030, 0.0, Y_MOUTH - 0.0195, 0.02, 0.005))
+
+LAYOUT_RELIEF = ReliefShape(
+    glabella_dip=False, nasion=(0.003, 0.0, 0.007, 0.012, 0.008), nose=_nose,
+    alae=(0.0065, 0.0125, -0.040, 0.006, 0.0065), tip=(0.0035, 0.0, -0.034, 0.0085, 0.007),
+    alar_crease=(0.0, 0.0165, -0.037, 0.0022, 0.006),
+    cheekbones=(0.0070, 0.043, -0.017, 0.018, 0.016), cheek_fat=(0.0020, 0.038, -0.055, 0.015, 0.02),
+    philtrum=(0.0012, 0.0, Y_MOUTH + 0.014, 0.0035, 0.007), lip_heights=lip_heights,
+    lip_amps=(0.0042, 0.0052), lip_roll=0.0022,
+    labiomental=(0.0032, 0.0, Y_MOUTH - 0.0205, 0.02, 0.005))
+
+
+def face_relief(x: np.ndarray, y: np.ndarray, ident: Identity,
+                shape: ReliefShape = DRAWN_RELIEF) -> np.ndarray:
     """Forward (z) relief of the face in front: brows, sockets, nose, cheeks, lips, chin."""
     ax = np.abs(x)
     dz = np.zeros_like(x)
     brow_y = 0.021 + 0.004 * np.exp(-((ax - 0.028) / 0.014) ** 2)
-    glabella = 0.3 + 0.7 * smoothstep(0.004, 0.022, ax)     # the ridge dips between the brows
-    dz += ident.brow * 0.0055 * glabella * np.exp(-((y - brow_y) / 0.0075) ** 2) \
-        * smoothstep(0.062, 0.03, ax)
-    dz -= 0.0008 * bump(x, y, 0.0, 0.009, 0.010, 0.006)                      # nasion
+    brow = ident.brow * 0.0055
+    if shape.glabella_dip:                                   # the ridge dips between the brows
+        brow = brow * (0.3 + 0.7 * smoothstep(0.004, 0.022, ax))
+    dz += brow * np.exp(-((y - brow_y) / 0.0075) ** 2) * smoothstep(0.062, 0.03, ax)
+    dz -= shape.nasion[0] * bump(x, y, *shape.nasion[1:])
     dz -= 0.0085 * bump(ax, y, EYE_CENTER[0] + 0.002, EYE_CENTER[1] - 0.001, 0.016, 0.015)  # sockets
-    dz += ident.nose * (_nose_drawn(x, y)
-                        + 0.0060 * bump(ax, y, 0.0120, -0.0405, 0.0052, 0.0058)   # alae
-                        + 0.0030 * bump(x, y, 0.0, -0.0355, 0.0065, 0.0055))      # tip lobule
-    dz -= ident.nose * 0.0016 * bump(ax, y, 0.0165, -0.037, 0.0022, 0.006)      # alar crease
-    dz += ident.cheek * 0.0075 * bump(ax, y, 0.044, -0.017, 0.019, 0.016)      # cheekbones
-    dz += 0.0022 * ident.cheek * bump(ax, y, 0.039, -0.055, 0.016, 0.02)       # cheek fat
+    dz += ident.nose * (shape.nose(x, y)
+                        + shape.alae[0] * bump(ax, y, *shape.alae[1:])
+                        + shape.tip[0] * bump(x, y, *shape.tip[1:]))
+    if shape.alar_crease[0]:
+        dz -= ident.nose * shape.alar_crease[0] * bump(ax, y, *shape.alar_crease[1:])
+    dz += ident.cheek * shape.cheekbones[0] * bump(ax, y, *shape.cheekbones[1:])
+    dz += shape.cheek_fat[0] * ident.cheek * bump(ax, y, *shape.cheek_fat[1:])
     dz += 0.0090 * bump(x, y, 0.0, Y_MOUTH, 0.032, 0.024)                     # dental mound
-    dz -= 0.0014 * bump(x, y, 0.0, Y_MOUTH + 0.013, 0.0032, 0.007)             # philtrum
+    dz -= shape.philtrum[0] * bump(x, y, *shape.philtrum[1:])
     # Nasolabial folds: a shallow crease from the nose wing towards the mouth corner.
     t = np.clip(((ax - 0.017) * 0.015 + (y + 0.040) * -0.038) / (0.015 ** 2 + 0.038 ** 2), 0, 1)
     d = np.hypot(ax - (0.017 + 0.015 * t), y - (-0.040 - 0.038 * t))
     dz -= 0.0016 * np.exp(-(d / 0.0035) ** 2) * smoothstep(0.0, 0.2, t)
     # Lips: red-lip bulges above and below the mouth line, rolled in where they meet.
-    up, low = vermilion_heights(x)
+    up, low = shape.lip_heights(x)
     window = smoothstep(MOUTH_HALF_WIDTH + 0.003, MOUTH_HALF_WIDTH - 0.006, ax)
     tu = (y - Y_MOUTH) / np.maximum(up, 1e-4)
     tl = (Y_MOUTH - y) / np.maximum(low, 1e-4)
-    lips = np.where(y >= Y_MOUTH, 0.0036 * np.exp(-((tu - 0.45) / 0.5) ** 2),
-                    0.0044 * np.exp(-((tl - 0.5) / 0.55) ** 2))
+    lips = np.where(y >= Y_MOUTH, shape.lip_amps[0] * np.exp(-((tu - 0.45) / 0.5) ** 2),
+                    shape.lip_amps[1] * np.exp(-((tl - 0.5) / 0.55) ** 2))
     dz += ident.lips * lips * window
-    dz -= 0.0020 * np.exp(-((y - Y_MOUTH) / 0.0016) ** 2) * window
+    dz -= shape.lip_roll * np.exp(-((y - Y_MOUTH) / 0.0016) ** 2) * window
     dz -= 0.0018 * bump(ax, y, MOUTH_HALF_WIDTH + 0.001, Y_MOUTH, 0.004, 0.004)  # corners
-    dz -= 0.0030 * bump(x, y, 0.0, Y_MOUTH - 0.0195, 0.02, 0.005)            # labiomental fold
-    dz += ident.chin * 0.0065 * bump(x, y, 0.0, -0.097, 0.013, 0.011)          # chin
-    return dz
-
-
-def _layout_relief(x: np.ndarray, y: np.ndarray, ident: Identity) -> np.ndarray:
-    """The first version's relief, frozen: it only places the grid rows (their arclength
-    spacing along the midline), so reshaping the face never changes the rig's topology or the
-    rows the masks and joints were defined on. Use face_relief for the actual surface."""
-    ax = np.abs(x)
-    dz = np.zeros_like(x)
-    brow_y = 0.021 + 0.004 * np.exp(-((ax - 0.028) / 0.014) ** 2)
-    dz += ident.brow * 0.0055 * np.exp(-((y - brow_y) / 0.0075) ** 2) * smoothstep(0.062, 0.03, ax)
-    dz -= 0.003 * bump(x, y, 0.0, 0.007, 0.012, 0.008)                       # nasion
-    dz -= 0.0085 * bump(ax, y, EYE_CENTER[0] + 0.002, EYE_CENTER[1] - 0.001, 0.016, 0.015)  # sockets
-    dz += ident.nose * (_nose(x, y)
-                        + 0.0065 * bump(ax, y, 0.0125, -0.040, 0.006, 0.0065)     # alae
-                        + 0.0035 * bump(x, y, 0.0, -0.034, 0.0085, 0.007))       # tip
-    dz += ident.cheek * 0.0070 * bump(ax, y, 0.043, -0.017, 0.018, 0.016)      # cheekbones
-    dz += 0.0020 * ident.cheek * bump(ax, y, 0.038, -0.055, 0.015, 0.02)       # cheek fat
-    dz += 0.0090 * bump(x, y, 0.0, Y_MOUTH, 0.032, 0.024)                     # dental mound
-    dz -= 0.0012 * bump(x, y, 0.0, Y_MOUTH + 0.014, 0.0035, 0.007)             # philtrum
-    # Nasolabial folds: a shallow crease from the nose wing towards the mouth corner.
-    t = np.clip(((ax - 0.017) * 0.015 + (y + 0.040) * -0.038) / (0.015 ** 2 + 0.038 ** 2), 0, 1)
-    d = np.hypot(ax - (0.017 + 0.015 * t), y - (-0.040 - 0.038 * t))
-    dz -= 0.0016 * np.exp(-(d / 0.0035) ** 2) * smoothstep(0.0, 0.2, t)
-    # Lips: red-lip bulges above and below the mouth line, rolled in where they meet.
-    up, low = lip_heights(x)
-    window = smoothstep(MOUTH_HALF_WIDTH + 0.003, MOUTH_HALF_WIDTH - 0.006, ax)
-    tu = (y - Y_MOUTH) / np.maximum(up, 1e-4)
-    tl = (Y_MOUTH - y) / np.maximum(low, 1e-4)
-    lips = np.where(y >= Y_MOUTH, 0.0042 * np.exp(-((tu - 0.45) / 0.5) ** 2),
-                    0.0052 * np.exp(-((tl - 0.5) / 0.55) ** 2))
-    dz += ident.lips * lips * window
-    dz -= 0.0022 * np.exp(-((y - Y_MOUTH) / 0.0016) ** 2) * window
-    dz -= 0.0018 * bump(ax, y, MOUTH_HALF_WIDTH + 0.001, Y_MOUTH, 0.004, 0.004)  # corners
-    dz -= 0.0032 * bump(x, y, 0.0, Y_MOUTH - 0.0205, 0.02, 0.005)            # labiomental fold
+    dz -= shape.labiomental[0] * bump(x, y, *shape.labiomental[1:])
     dz += ident.chin * 0.0065 * bump(x, y, 0.0, -0.097, 0.013, 0.011)          # chin
     return dz
 
@@ -205,7 +216,7 @@ def _slice_shape(y: np.ndarray) -> tuple[np.ndarray, ...]:
 def _midline(y: np.ndarray, ident: Identity) -> np.ndarray:
     """z of the face's midline (with relief) at heights y: the curve rows are spaced along."""
     _, zf, _, _, _ = _slice_shape(y)
-    return zf + _layout_relief(np.zeros_like(y), y, ident) * smoothstep(Y_DOME + 0.03, Y_DOME, y)
+    return zf + face_relief(np.zeros_like(y), y, ident, LAYOUT_RELIEF) * smoothstep(Y_DOME + 0.03, Y_DOME, y)
 
 
 def _row_heights() -> np.ndarray:
