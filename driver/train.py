@@ -33,7 +33,8 @@ from tqdm import tqdm
 
 from driver.corpus.augment import vocal_tract_warp
 from driver.corpus.dataset import Clip, load_clip, split_records
-from driver.losses import build_terms, lip_reconstruction, reconstruction, sync_loss, velocity
+from driver.losses import build_terms, lip_contact, lip_reconstruction, reconstruction, sync_loss, \
+    velocity
 from driver.metrics import LipGap, bilabial_closures, lip_max_sq_error, silence_closures
 from driver.syncnet3d import SyncNet3D, audio_windows, load_syncnet, log_mel, motion_windows, \
     save_syncnet, sync_bce
@@ -212,6 +213,7 @@ class RegressorTrainConfig:
     d_model: int = 128
     rec_weight: float = 1.0
     lip_weight: float = 3.0
+    contact_weight: float = 1.0
     vel_weight: float = 5.0
     sync_weight: float = 0.03
     sync_start: int = 1000
@@ -368,7 +370,7 @@ def train_regressor(cfg: RegressorTrainConfig) -> dict:
     rng = np.random.default_rng(cfg.seed + 7919 * rank)
     rig = load_rig(cfg.rig)
     terms = build_terms(cfg.rec_weight, cfg.vel_weight, cfg.sync_weight, cfg.sync_start,
-                        cfg.sync_full, cfg.lipread_weight, cfg.lip_weight)
+                        cfg.sync_full, cfg.lipread_weight, cfg.lip_weight, cfg.contact_weight)
     syncnet = judge = None               # judge: the CPU copy used by validation
     if cfg.syncnet is not None:
         judge, _ = load_syncnet(cfg.syncnet, rig.topology_digest())
@@ -408,6 +410,9 @@ def train_regressor(cfg: RegressorTrainConfig) -> dict:
     val_records = val_records[:: max(1, len(val_records) // cfg.val_clips)][:cfg.val_clips]
     val_clips = [load_clip(cfg.corpus, r) for r in val_records]
     lips = lip_index(loss_rig)
+    contact_sets = lip_gap_of(loss_rig)
+    upper_lip, lower_lip = (torch.as_tensor(contact_sets.upper, device=device),
+                            torch.as_tensor(contact_sets.lower, device=device))
     template_lips = loss_rig.v_template[lips]
     cfg.out.mkdir(parents=True, exist_ok=True)
     history = cfg.out / "history.jsonl"
@@ -463,6 +468,8 @@ def train_regressor(cfg: RegressorTrainConfig) -> dict:
         parts = {"rec": reconstruction(v_pred, v_gt), "vel": velocity(v_pred, v_gt)}
         if terms["lips"].scale(step) > 0:
             parts["lips"] = lip_reconstruction(v_pred, v_gt, lips)
+        if terms["contact"].scale(step) > 0:
+            parts["contact"] = lip_contact(v_pred, v_gt, upper_lip, lower_lip)
         if syncnet is not None and terms["sync"].scale(step) > 0:
             parts["sync"] = sync_loss(syncnet, [clips[c].mel.to(device) for c in chosen], starts,
                                       v_pred[:, :, lips] - template_lips, 16, gen)

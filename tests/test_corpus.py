@@ -126,3 +126,33 @@ def test_vocaset_loader_halves_frame_rate_and_splits_by_speaker(tmp_path) -> Non
     assert [s.sentence for s in test] == [22]
     assert train[0].vertices.shape == (6, 10, 3)
     assert train[0].vertices[1, 0, 0] == 60.0                 # frame 2 of the 60 fps source
+
+
+def test_plan_gives_male_engine_voices_a_raised_pitch_share_but_never_the_test_split() -> None:
+    voices = [Voice("flite", "awb"), Voice("flite", "rms"), Voice("flite", "slt"),
+              Voice("espeak", "en")]
+    specs = [s for shard in make_plan(voices, 60, 4, 20, rounds=2) for s in shard]
+    raised = [s for s in specs if s.pitch > 1.25]
+    assert {s.voice.name for s in raised} == {"awb"}          # rms ignores F0 targets; slt is test
+    assert 0.2 < len(raised) / 64 < 0.5
+    assert all(1.5 <= s.pitch <= 2.2 for s in raised)
+    assert all(0.8 <= s.pitch <= 1.25 for s in specs if s.split == "test")
+
+
+def test_raised_pitch_really_raises_f0() -> None:
+    def median_f0(audio: np.ndarray, sr: int = 16000) -> float:
+        n, f0 = int(0.04 * sr), []
+        for i in range(0, len(audio) - n, n // 2):
+            x = audio[i:i + n] - audio[i:i + n].mean()
+            if np.sqrt(np.mean(x**2)) < 0.05 * np.max(np.abs(audio)):
+                continue
+            ac = np.correlate(x, x, "full")[n - 1:]
+            k = sr // 400 + int(np.argmax(ac[sr // 400: sr // 60]))
+            if ac[k] > 0.3 * ac[0]:
+                f0.append(sr / k)
+        return float(np.median(f0))
+
+    text = "Maybe Bob will bring the map."
+    low = median_f0(flite_speak("awb", text, 1.0, 1.0).audio)
+    high = median_f0(flite_speak("awb", text, 1.0, 2.0).audio)
+    assert 1.7 < high / low < 2.3

@@ -40,6 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     reg.add_argument("--vel-weight", type=float, default=5.0)
     reg.add_argument("--lip-weight", type=float, default=3.0,
                      help="extra reconstruction weight on the lip vertices")
+    reg.add_argument("--contact-weight", type=float, default=1.0,
+                     help="weight of the lip-contact term (closures where the truth has them)")
     reg.add_argument("--lipread-weight", type=float, default=0.0,
                      help="lip-reading distillation weight (not implemented yet: keep 0)")
     reg.add_argument("--sampling-max", type=float, default=0.5,
@@ -79,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
             corpus=args.corpus, out=args.out, rig=args.rig, syncnet=args.syncnet,
             minutes=args.minutes, crop_frames=args.crop_frames, d_model=args.d_model,
             sync_weight=args.sync_weight, sync_start=args.sync_start, sync_full=args.sync_full,
-            vel_weight=args.vel_weight, lip_weight=args.lip_weight, warp=args.warp, lipread_weight=args.lipread_weight,
+            vel_weight=args.vel_weight, lip_weight=args.lip_weight,
+            contact_weight=args.contact_weight, warp=args.warp, lipread_weight=args.lipread_weight,
             sampling_max=args.sampling_max, sampling_ramp=args.sampling_ramp,
             sampling_passes=args.sampling_passes, val_every=args.val_every, val_clips=args.val_clips,
             device=args.device, resume=args.resume, export=args.export, seed=args.seed,

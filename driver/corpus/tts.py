@@ -68,6 +68,8 @@ FLITE_VOICES = ("kal", "kal16", "awb", "rms", "slt")
 # Rough mean F0 (Hz) of each flite voice, used to turn a relative pitch factor into flite's
 # absolute int_f0_target_mean.
 _FLITE_F0 = {"kal": 105.0, "kal16": 105.0, "awb": 110.0, "rms": 100.0, "slt": 170.0}
+# flite voices that ignore int_f0_target_mean (measured: rms stays at ~100 Hz when asked for 220).
+FIXED_F0_VOICES = frozenset({"rms"})
 
 
 def flite_speak(voice: str, text: str, rate: float, pitch: float) -> Speech:
