@@ -1,25 +1,27 @@
 """Held-out evaluation: the model against a static face and an audio-energy jaw.
 
-All methods are scored on the same clips, through the same rig and the same frozen SyncNet3D
+All methods are scored on the same clips, through the same mesh and the same frozen SyncNet3D
 (REFERENCE.md §5: LSE numbers are only comparable under one expert). The energy baseline opens
 the jaw in proportion to loudness (frame RMS normalised per clip), with the gain fitted by
-least squares to the ground-truth jaw of training clips, so it is the best such baseline.
+least squares to the ground-truth jaw of training clips, so it is the best such baseline. On
+VOCASET the ground truth is vertices, not rig parameters: the baseline opens FLAME's jaw, and
+the "ground-truth jaw" it is fitted to is the jaw angle of FLAME's least-squares fit to the
+training meshes (`MotionSpace.jaw_of`). The static face is each subject's neutral template.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from driver.corpus.dataset import Clip, load_clip, split_records
-from driver.metrics import (OFFSETS, audio_embeddings, bilabial_closures, fdd, lip_max_sq_error,
-                            lve, max_l2_mm, silence_closures, sync_distances, sync_scores,
-                            upper_face_dynamics)
+from driver.checkpoint import CheckpointInfo, load_checkpoint
+from driver.corpus.dataset import Clip
+from driver.motion_space import FPS
+from driver.scoring import Judge, Scorecard
 from driver.syncnet3d import SyncNet3D, load_syncnet
-from driver.train import FPS, decode, lip_gap_of, load_rig
+from driver.training_data import TrainingData
 from splat.errors import UserInputError
 
 METHODS = ("model", "energy jaw", "static face", "ground truth")
@@ -36,105 +38,81 @@ def frame_energy(audio: np.ndarray, n_frames: int) -> np.ndarray:
     return np.clip(rms / (np.percentile(rms, 95) + 1e-6), 0.0, 1.2)
 
 
-def fit_energy_gain(corpus: Path, max_clips: int = 150) -> float:
+def fit_energy_gain(data: TrainingData, max_clips: int = 150) -> float:
     """Least-squares gain from normalised energy to ground-truth jaw opening (training clips)."""
-    records = split_records(corpus, "train")
-    records = records[:: max(1, len(records) // max_clips)][:max_clips]
     num = den = 0.0
-    for record in records:
-        clip = load_clip(corpus, record)
+    for item in data.items("train", max_clips):
+        clip = data.load(item)
         e = frame_energy(clip.audio, len(clip.motion))
-        num += float(np.sum(e * clip.motion[:, -3]))
+        num += float(np.sum(e * data.space.jaw_of(clip.motion, clip.voice)))
         den += float(np.sum(e * e))
     return num / max(den, 1e-9)
 
 
-def energy_motion(audio: np.ndarray, n_frames: int, n_params: int, gain: float) -> np.ndarray:
-    motion = np.zeros((n_frames, n_params), np.float32)
-    motion[:, -3] = gain * frame_energy(audio, n_frames)
-    return motion
+def resolve_checkpoint(folder: Path) -> Path:
+    """A checkpoint folder, or a training run folder (its `model/` checkpoint)."""
+    folder = Path(folder)
+    if not (folder / "config.json").is_file() and (folder / "model" / "config.json").is_file():
+        return folder / "model"
+    return folder
 
 
-@dataclass
-class _Acc:
-    errors: list = field(default_factory=list)
-    curves: list = field(default_factory=list)
-    dyn: list = field(default_factory=list)
-    closures: np.ndarray = field(default_factory=lambda: np.zeros(4, int))
-
-
-def _score(acc: _Acc, gt_dyn: list[float]) -> dict:
-    out = {"lve": lve(acc.errors), "max_l2_mm": max_l2_mm(acc.errors),
-           "fdd": fdd(gt_dyn, acc.dyn),
-           "bilabial_closure": acc.closures[0] / max(1, acc.closures[1]),
-           "silence_closure": acc.closures[2] / max(1, acc.closures[3])}
-    if acc.curves:
-        s = sync_scores(acc.curves)
-        out.update(lse_d=s.lse_d, lse_c=s.lse_c, av_offset=s.offset)
-    return out
+def _syncnet_folder(checkpoint: Path, info: CheckpointInfo, given: Path | None) -> Path | None:
+    """--syncnet, else the one exported beside the model, else the one the run trained with."""
+    if given is not None:
+        return Path(given)
+    if (checkpoint / "syncnet3d.json").is_file():
+        return checkpoint
+    trained_with = info.training_data.get("recipe", {}).get("syncnet")
+    if trained_with and (Path(trained_with) / "syncnet3d.json").is_file():
+        return Path(trained_with)
+    return None
 
 
 @torch.no_grad()
-def evaluate(checkpoint: Path, corpus: Path, split: str = "test", rig_path: Path | None = None,
+def evaluate(checkpoint: Path, data: TrainingData, split: str = "test",
              syncnet_dir: Path | None = None, max_clips: int = 0,
              example_id: str | None = None) -> tuple[dict, dict]:
     """Scores per method, and the predictions for one clip (`example_id`, else the first)."""
-    from driver.checkpoint import load_checkpoint
-
-    rig = load_rig(rig_path)
-    model, _ = load_checkpoint(checkpoint, rig=rig)
-    syncnet_dir = syncnet_dir or checkpoint
+    space = data.space
+    checkpoint = resolve_checkpoint(checkpoint)
+    model, info = load_checkpoint(checkpoint, rig=space.data)
+    space.check_model(model.config, f"checkpoint {checkpoint}")
+    syncnet_dir = _syncnet_folder(checkpoint, info, syncnet_dir)
     syncnet: SyncNet3D | None = None
-    if (Path(syncnet_dir) / "syncnet3d.json").is_file():
-        syncnet, _ = load_syncnet(syncnet_dir, rig.topology_digest())
-    records = split_records(corpus, split)
-    if max_clips:
-        records = records[:: max(1, len(records) // max_clips)][:max_clips]
-    gain = fit_energy_gain(corpus)
-    lips = np.asarray(rig.masks["lips"])
-    upper = np.asarray(rig.masks["upper_face"])
-    template = rig.data.v_template
-    gap = lip_gap_of(rig)
-    accs = {m: _Acc() for m in METHODS}
+    if syncnet_dir is not None:
+        syncnet, _ = load_syncnet(syncnet_dir, space.data.topology_digest())
+    items = data.items(split, max_clips)
+    gain = fit_energy_gain(data)
+    cards = {m: Scorecard() for m in METHODS}
     example: dict = {}
-    for record in tqdm(records, desc=f"eval {split}", unit="clip"):
-        clip = load_clip(corpus, record)
-        T, P = clip.motion.shape
+    for item in tqdm(items, desc=f"eval {split}", unit="clip"):
+        clip = data.load(item)
+        T = len(clip.motion)
         preds = {
             "model": model.infer(torch.from_numpy(clip.audio)[None], T)[0].numpy(),
-            "energy jaw": energy_motion(clip.audio, T, P, gain),
-            "static face": np.zeros((T, P), np.float32),
+            "energy jaw": space.jaw_motion(gain * frame_energy(clip.audio, T), clip.voice),
+            "static face": np.zeros_like(clip.motion),
             "ground truth": clip.motion,
         }
-        v_gt = decode(rig, torch.from_numpy(clip.motion)).numpy()
-        emb = audio_embeddings(syncnet, clip.audio, T) if syncnet is not None else None
-        for name, motion in preds.items():
-            verts = v_gt if name == "ground truth" else decode(rig, torch.from_numpy(motion)).numpy()
-            _accumulate(accs[name], verts, v_gt, clip, gap, lips, upper, template, syncnet, emb)
-        if (not example and example_id is None) or record["id"] == example_id:
-            example = {"clip": clip, "preds": preds,
-                       "gaps": {n: gap.gaps(decode(rig, torch.from_numpy(m))) for n, m in preds.items()}}
+        judge = Judge.for_clip(space, clip, syncnet)
+        v_gt = judge.vertices(clip.motion)
+        verts = {n: v_gt if n == "ground truth" else judge.vertices(m) for n, m in preds.items()}
+        for name in METHODS:
+            cards[name].add(verts[name], v_gt, judge)
+        if (not example and example_id is None) or clip.id == example_id:
+            example = {"clip": clip, "gaps": {n: space.gap.gaps(v) for n, v in verts.items()},
+                       "jaw": {n: space.jaw_of(m, clip.voice) for n, m in preds.items()}}
     if example_id is not None and example.get("clip") is None:
         raise UserInputError(f"clip {example_id!r} is not among the evaluated clips")
-    gt_dyn = accs["ground truth"].dyn
-    table = {name: _score(acc, gt_dyn) for name, acc in accs.items()}
-    table["_info"] = {"clips": len(records), "split": split, "energy_gain": gain,
-                      "voices": sorted({r["voice"] for r in records}),
-                      "hours": sum(r["duration"] for r in records) / 3600,
-                      "syncnet": str(syncnet_dir) if syncnet is not None else None}
+    gt_dyn = cards["ground truth"].dyn
+    table: dict = {name: card.result(gt_dyn) for name, card in cards.items()}
+    described = data.describe(items)
+    table["_info"] = {"clips": described["utterances"], "split": split, "energy_gain": gain,
+                      "voices": described["voices"], "hours": described["hours"],
+                      "syncnet": str(syncnet_dir) if syncnet is not None else None,
+                      "notes": list(data.notes)}
     return table, example
-
-
-def _accumulate(acc: _Acc, verts: np.ndarray, v_gt: np.ndarray, clip: Clip, gap, lips, upper,
-                template, syncnet, emb) -> None:
-    acc.errors.append(lip_max_sq_error(verts, v_gt, lips))
-    acc.dyn.append(upper_face_dynamics(verts, template, upper))
-    gaps = gap.gaps(verts)
-    b = bilabial_closures(gaps, clip.phones, FPS)
-    s = silence_closures(gaps, clip.phones, FPS)
-    acc.closures += np.array([b[0], b[1], s[0], s[1]])
-    if syncnet is not None:
-        acc.curves.append(sync_distances(syncnet, emb, verts[:, lips] - template[lips], OFFSETS))
 
 
 def format_table(table: dict) -> str:
@@ -161,6 +139,7 @@ def format_table(table: dict) -> str:
     info = table["_info"]
     lines.append(f"\n{info['clips']} clips ({info['hours'] * 60:.1f} min) of split "
                  f"'{info['split']}', voices: {', '.join(info['voices'])}")
+    lines += info.get("notes", [])
     return "\n".join(lines)
 
 
@@ -177,7 +156,7 @@ def plot_example(example: dict, path: Path) -> None:
     styles = {"ground truth": ("k", 2.0), "model": ("tab:red", 1.5),
               "energy jaw": ("tab:blue", 1.0)}
     for name, (colour, width) in styles.items():
-        ax1.plot(t, example["preds"][name][:, -3], color=colour, lw=width, label=name)
+        ax1.plot(t, example["jaw"][name], color=colour, lw=width, label=name)
         ax2.plot(t, example["gaps"][name] * 1000, color=colour, lw=width, label=name)
     for seg in clip.phones:
         if seg.phone in ("p", "b", "m"):
@@ -191,8 +170,9 @@ def plot_example(example: dict, path: Path) -> None:
     ax2.set_ylabel("lip gap (mm)")
     ax2.set_xlabel("time (s)")
     ax1.legend(loc="upper right", fontsize=8)
-    ax1.set_title(f"held-out clip {clip.id} (voice {clip.voice}); orange: p/b/m; "
-                  "dashed: closure threshold", fontsize=9)
+    ax1.set_title(f"held-out clip {clip.id} (voice {clip.voice}); "
+                  + ("orange: p/b/m; " if clip.phones else "") + "dashed: closure threshold",
+                  fontsize=9)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

@@ -16,7 +16,7 @@ from driver.corpus.external import import_aligned_folder, read_aligned_folder
 from driver.corpus.splits import TEST_VOICES
 from driver.corpus.text import sentences
 from driver.corpus.tts import Voice, espeak_phone, flite_speak
-from driver.corpus.vocaset import load_vocaset
+from driver.corpus.vocaset import list_vocaset, load_sequence, load_templates
 from splat.errors import UserInputError
 
 
@@ -120,12 +120,16 @@ def test_vocaset_loader_halves_frame_rate_and_splits_by_speaker(tmp_path) -> Non
         templates[subject] = np.zeros((10, 3))
     with open(tmp_path / "templates.pkl", "wb") as f:
         pickle.dump(templates, f)
-    train = load_vocaset(tmp_path, "train")
-    test = load_vocaset(tmp_path, "test")
+    templates = load_templates(tmp_path)
+    train = [load_sequence(e, templates) for e in list_vocaset(tmp_path, "train")]
+    test = list_vocaset(tmp_path, "test")
     assert [s.subject for s in train] == ["FaceTalk_170728_03272_TA"]
     assert [s.sentence for s in test] == [22]
     assert train[0].vertices.shape == (6, 10, 3)
     assert train[0].vertices[1, 0, 0] == 60.0                 # frame 2 of the 60 fps source
+    templates["FaceTalk_170728_03272_TA"] = np.zeros((9, 3), np.float32)
+    with pytest.raises(UserInputError, match="like the subject's template"):
+        load_sequence(list_vocaset(tmp_path, "train")[0], templates)
 
 
 def test_plan_gives_male_engine_voices_a_raised_pitch_share_but_never_the_test_split() -> None:

@@ -9,8 +9,9 @@ import torch
 from driver.checkpoint import load_checkpoint
 from driver.evaluate import evaluate, format_table
 from driver.losses import build_terms
-from driver.train import (RegressorTrainConfig, SyncNetConfig, load_rig, speech_rig,
-                          train_regressor, train_syncnet)
+from driver.motion_space import load_rig, speech_rig
+from driver.train import RegressorTrainConfig, SyncNetConfig, train_regressor, train_syncnet
+from driver.training_data import CorpusData
 from splat.errors import UserInputError
 from tests.test_train_fixtures import write_tiny_corpus, write_tiny_rig
 
@@ -48,7 +49,7 @@ def test_train_checkpoint_resume_export_and_eval(tiny) -> None:
     model, info = load_checkpoint(root / "export", rig=load_rig(rig))
     assert info.trained and info.training_data["train_utterances"] == 4
     assert (root / "export" / "syncnet3d.json").is_file()
-    table, example = evaluate(root / "export", corpus, "test", rig_path=rig)
+    table, example = evaluate(root / "export", CorpusData(corpus, rig), "test")
     assert table["ground truth"]["lve"] == 0.0 and table["static face"]["lve"] > 0.0
     assert "energy jaw" in format_table(table) and example["clip"].voice == "v-c"
 

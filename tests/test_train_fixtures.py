@@ -8,10 +8,12 @@ training code run end to end in seconds without the procedural head.
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+import torch
 
 from driver.corpus.articulation import phones_to_motion
 from driver.corpus.phones import PhoneSegment, write_tsv
@@ -83,6 +85,18 @@ def _tone_speech(phones: list[PhoneSegment], rng: np.random.Generator) -> np.nda
     return audio.astype(np.float32)
 
 
+def _random_phones(rng: np.random.Generator) -> list[PhoneSegment]:
+    """0.3 s pause, 8-13 phones of 60-160 ms (bilabials, labiodentals, vowels...), 0.4 s pause."""
+    inventory = ["aa", "iy", "uw", "m", "b", "p", "f", "v", "t", "s", "ow", "ae", "k", "n"]
+    phones, t = [PhoneSegment(0.0, 0.3, "pau")], 0.3
+    for _ in range(int(rng.integers(8, 14))):
+        d = float(rng.uniform(0.06, 0.16))
+        phones.append(PhoneSegment(t, t + d, str(rng.choice(inventory))))
+        t += d
+    phones.append(PhoneSegment(t, t + 0.4, "pau"))
+    return phones
+
+
 def write_tiny_corpus(folder: Path, per_split: dict[str, list[str]] | None = None,
                       clips_per_voice: int = 3, seed: int = 0) -> Path:
     """A corpus folder (same layout as `main.py corpus`) from random phone strings."""
@@ -90,18 +104,11 @@ def write_tiny_corpus(folder: Path, per_split: dict[str, list[str]] | None = Non
     rng = np.random.default_rng(seed)
     for sub in ("audio", "phones", "motion"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
-    inventory = ["aa", "iy", "uw", "m", "b", "p", "f", "v", "t", "s", "ow", "ae", "k", "n"]
     for split, voices in per_split.items():
         for voice in voices:
             for i in range(clips_per_voice):
                 uid = f"{voice}-{split}-{i:03d}"
-                phones, t = [PhoneSegment(0.0, 0.3, "pau")], 0.3
-                for _ in range(int(rng.integers(8, 14))):
-                    d = float(rng.uniform(0.06, 0.16))
-                    phones.append(PhoneSegment(t, t + d, str(rng.choice(inventory))))
-                    t += d
-                phones.append(PhoneSegment(t, t + 0.4, "pau"))
-                duration = t + 0.4
+                phones = _random_phones(rng)
                 audio = _tone_speech(phones, rng)
                 sf.write(folder / "audio" / f"{uid}.wav", audio, 16000, subtype="PCM_16")
                 sf.write(folder / "audio" / f"{uid}.clean.wav", audio, 16000, subtype="PCM_16")
@@ -113,4 +120,57 @@ def write_tiny_corpus(folder: Path, per_split: dict[str, list[str]] | None = Non
                           "duration": len(audio) / 16000, "seed": seed_i}
                 with open(folder / f"manifest-{voice}.jsonl", "a") as f:
                     f.write(json.dumps(record) + "\n")
+    return folder
+
+
+def write_tiny_flame(model_path: Path, masks_path: Path) -> tuple[Path, Path]:
+    """The tiny mouth rig as a FLAME pickle (300 identity components, then its 27 expressions)
+    and a FLAME_masks.pkl for it: a stand-in for FLAME that the VOCASET path can train on."""
+    data = tiny_rig_data()
+    V = data.num_verts
+    shapedirs = np.concatenate([np.zeros((V, 3, 300), np.float32),
+                                data.shapedirs[:, :, data.n_shape:]], axis=2)
+    model = {"v_template": data.v_template, "f": data.faces.astype(np.uint32),
+             "shapedirs": shapedirs, "posedirs": data.posedirs, "J_regressor": data.J_regressor,
+             "weights": data.weights, "kintree_table": data.kintree_table}
+    face = data.masks["upper_face"]
+    masks = {"lips": data.masks["lips"], "forehead": face[:3], "eye_region": face[3:6],
+             "nose": face[6:], "left_eyeball": face[:2], "right_eyeball": face[-2:]}
+    for path, content in ((model_path, model), (masks_path, masks)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(pickle.dumps(content, protocol=2))
+    return model_path, masks_path
+
+
+def write_tiny_vocaset(folder: Path, sentences: dict[str, list[int]] | None = None,
+                       seed: int = 0) -> Path:
+    """A VOCASET folder in FaceFormer's layout on the tiny rig's topology: articulatory motion of
+    random phone strings decoded to vertices, moved onto a per-subject template (scaled head),
+    written at 60 fps (each 30 fps frame twice), with tone-speech audio."""
+    from driver.corpus.vocaset import SPLIT_SPEAKERS
+    from splat.rig import Rig
+
+    sentences = sentences or {SPLIT_SPEAKERS["train"][0]: [1, 2], SPLIT_SPEAKERS["train"][1]: [3],
+                              SPLIT_SPEAKERS["val"][0]: [21], SPLIT_SPEAKERS["test"][0]: [22]}
+    rng = np.random.default_rng(seed)
+    rig = Rig(tiny_rig_data())
+    (folder / "vertices_npy").mkdir(parents=True, exist_ok=True)
+    (folder / "wav").mkdir(exist_ok=True)
+    templates = {}
+    for k, (subject, numbers) in enumerate(sentences.items()):
+        template = rig.data.v_template * (1.0 + 0.04 * k)
+        templates[subject] = template
+        for number in numbers:
+            phones = _random_phones(rng)
+            audio = _tone_speech(phones, rng)
+            motion = torch.from_numpy(phones_to_motion(phones, len(audio) / 16000,
+                                                      int(rng.integers(2**31))))
+            with torch.no_grad():
+                verts = rig({"expr": motion[:, :-3], "jaw_pose": motion[:, -3:]}).numpy()
+            verts = template + (verts - rig.data.v_template)
+            name = f"{subject}_sentence{number:02d}"
+            np.save(folder / "vertices_npy" / f"{name}.npy",
+                    np.repeat(verts.reshape(len(verts), -1), 2, axis=0))
+            sf.write(folder / "wav" / f"{name}.wav", audio, 16000, subtype="PCM_16")
+    (folder / "templates.pkl").write_bytes(pickle.dumps(templates, protocol=2))
     return folder

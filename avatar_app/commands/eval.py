@@ -5,20 +5,23 @@ import argparse
 import json
 from pathlib import Path
 
+from avatar_app.commands.train import add_data_arguments, data_fields
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "eval", help="Evaluate a checkpoint on held-out data (LVE, FDD, LSE-D/C, closures).",
         description="Print one table comparing the model with a static face and an "
-                    "audio-energy jaw on a corpus split: LVE, lip max-L2, FDD, LSE-D, LSE-C, "
-                    "AV offset (SyncNet3D), bilabial and silence closure rates.")
-    parser.add_argument("--checkpoint", type=Path, default=Path("assets/default_model"))
-    parser.add_argument("--corpus", type=Path, default=Path("data/corpus"))
+                    "audio-energy jaw on a split of the corpus or of VOCASET: LVE, lip max-L2, "
+                    "FDD, LSE-D, LSE-C, AV offset (SyncNet3D), bilabial and silence closure "
+                    "rates (where phone labels exist).")
+    parser.add_argument("--checkpoint", type=Path, default=Path("assets/default_model"),
+                        help="checkpoint folder, or a training run folder (its model/)")
     parser.add_argument("--split", choices=("train", "val", "test"), default="test")
-    parser.add_argument("--rig", type=Path, default=None,
-                        help="rig .npz/.pkl (default: assets/default_avatar/rig.npz)")
+    add_data_arguments(parser)
     parser.add_argument("--syncnet", type=Path, default=None,
-                        help="SyncNet3D folder (default: the one inside the checkpoint folder)")
+                        help="SyncNet3D folder (default: the one inside the checkpoint folder, "
+                             "else the one the run trained with)")
     parser.add_argument("--max-clips", type=int, default=0, help="evaluate a subset (0 = all)")
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     parser.add_argument("--plot", type=Path, default=None,
@@ -32,11 +35,12 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from driver.evaluate import evaluate, format_table, plot_example
+    from driver.training_data import open_data
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    table, example = evaluate(args.checkpoint, args.corpus, args.split, args.rig, args.syncnet,
-                              args.max_clips, args.plot_clip)
+    table, example = evaluate(args.checkpoint, open_data(**data_fields(args)), args.split,
+                              args.syncnet, args.max_clips, args.plot_clip)
     print(format_table(table))
     if args.json:
         args.json.write_text(json.dumps(table, indent=2, default=float))

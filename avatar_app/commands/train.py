@@ -1,7 +1,10 @@
 """`python main.py train --what syncnet|regressor`: the Learn2Talk training pipeline.
 
-Several GPUs: `torchrun --nproc_per_node N main.py train --what regressor ...` (each rank
-samples its own crops; DistributedDataParallel averages gradients; rank 0 validates/saves).
+Data: the project's corpus (`--corpus`, rig parameters decoded by `--rig`) or VOCASET on FLAME
+(`--vocaset DIR --flame FLAME.pkl [--flame-masks FLAME_masks.pkl]`, vertex offsets).
+Several GPUs (or CPU processes): `torchrun --nproc_per_node N main.py train --what regressor
+...` (each rank samples its own crops; DistributedDataParallel averages gradients; rank 0
+validates/saves).
 """
 from __future__ import annotations
 
@@ -9,18 +12,41 @@ import argparse
 from pathlib import Path
 
 
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """--corpus/--rig or --vocaset/--flame/--flame-masks (shared with `eval`)."""
+    data = parser.add_argument_group("data (one of --corpus or --vocaset)")
+    data.add_argument("--corpus", type=Path, default=None,
+                      help="the project's corpus folder (default: data/corpus)")
+    data.add_argument("--rig", type=Path, default=None,
+                      help="rig .npz/.pkl decoding the corpus (default: "
+                           "assets/default_avatar/rig.npz)")
+    data.add_argument("--vocaset", type=Path, default=None,
+                      help="VOCASET in FaceFormer's layout (vertices_npy/, wav/, templates.pkl): "
+                           "trains a vertex-output model for FLAME")
+    data.add_argument("--flame", type=Path, default=None,
+                      help="with --vocaset: the FLAME model (generic_model.pkl) it is "
+                           "registered to")
+    data.add_argument("--flame-masks", type=Path, default=None,
+                      help="with --vocaset: FLAME_masks.pkl (default: the one beside --flame)")
+
+
+def data_fields(args: argparse.Namespace) -> dict:
+    """The DataConfig fields of parsed `add_data_arguments` flags."""
+    return {"corpus": args.corpus, "rig": args.rig, "vocaset": args.vocaset, "flame": args.flame,
+            "flame_masks": args.flame_masks}
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "train", help="Train SyncNet3D or the Learn2Talk regressor.",
         description="Train the SyncNet3D lip-sync expert on ground-truth motion, or the "
                     "Learn2Talk regressor (log-mel front end) with vertex reconstruction, "
-                    "velocity and sync losses through the differentiable rig. Multi-GPU: run "
-                    "under torchrun.")
+                    "velocity, lip-contact and sync losses, on the project's corpus (through "
+                    "the differentiable rig) or on VOCASET (FLAME vertex offsets). Several "
+                    "processes: run under torchrun.")
     parser.add_argument("--what", choices=("syncnet", "regressor"), required=True)
-    parser.add_argument("--corpus", type=Path, default=Path("data/corpus"))
     parser.add_argument("--out", type=Path, required=True, help="run folder")
-    parser.add_argument("--rig", type=Path, default=None,
-                        help="rig .npz/.pkl (default: assets/default_avatar/rig.npz)")
+    add_data_arguments(parser)
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--batch", type=int, default=None)
     parser.add_argument("--lr", type=float, default=None)
@@ -74,11 +100,11 @@ def run(args: argparse.Namespace) -> int:
     given = {k: v for k, v in (("steps", args.steps), ("batch", args.batch), ("lr", args.lr))
              if v is not None}
     if args.what == "syncnet":
-        metrics = train_syncnet(SyncNetConfig(corpus=args.corpus, out=args.out, rig=args.rig,
-                                              seed=args.seed, max_clips=args.max_clips, **given))
+        metrics = train_syncnet(SyncNetConfig(out=args.out, **data_fields(args), seed=args.seed,
+                                              max_clips=args.max_clips, **given))
     else:
         metrics = train_regressor(RegressorTrainConfig(
-            corpus=args.corpus, out=args.out, rig=args.rig, syncnet=args.syncnet,
+            out=args.out, **data_fields(args), syncnet=args.syncnet,
             minutes=args.minutes, crop_frames=args.crop_frames, d_model=args.d_model,
             sync_weight=args.sync_weight, sync_start=args.sync_start, sync_full=args.sync_full,
             vel_weight=args.vel_weight, lip_weight=args.lip_weight,
@@ -87,5 +113,6 @@ def run(args: argparse.Namespace) -> int:
             sampling_passes=args.sampling_passes, val_every=args.val_every, val_clips=args.val_clips,
             device=args.device, resume=args.resume, export=args.export, seed=args.seed,
             max_clips=args.max_clips, **given))
-    print(json.dumps(metrics))
+    if metrics:      # under torchrun only rank 0 has them
+        print(json.dumps(metrics))
     return 0

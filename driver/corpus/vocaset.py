@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 
 from driver.audio import load_audio
 from splat.errors import UserInputError
 
-FLAME_VERTS = 5023
 SPLIT_SPEAKERS = {
     "train": ("FaceTalk_170728_03272_TA", "FaceTalk_170904_00128_TA", "FaceTalk_170725_00137_TA",
               "FaceTalk_170915_00223_TA", "FaceTalk_170811_03274_TA", "FaceTalk_170913_03279_TA",
@@ -31,17 +31,34 @@ _NAME = re.compile(r"^(?P<subject>.+)_sentence(?P<number>\d+)$")
 
 
 @dataclass
+class VocaEntry:
+    """One sequence on disk (listed cheaply; `load_sequence` reads it)."""
+
+    name: str
+    subject: str
+    sentence: int
+    vertices: Path
+    wav: Path
+
+    @property
+    def duration(self) -> float:
+        """Seconds of audio, from the wav header."""
+        return float(sf.info(str(self.wav)).duration)
+
+
+@dataclass
 class VocaSequence:
     name: str
     subject: str
     sentence: int
     audio: np.ndarray        # float32 mono 16 kHz
-    vertices: np.ndarray     # (T, 5023, 3) at 30 fps
-    template: np.ndarray     # (5023, 3) the subject's neutral mesh
+    vertices: np.ndarray     # (T, V, 3) at 30 fps (V = 5023 for FLAME)
+    template: np.ndarray     # (V, 3) the subject's neutral mesh
 
 
-def _load_templates(root: Path) -> dict[str, np.ndarray]:
-    path = root / "templates.pkl"
+def load_templates(root: Path) -> dict[str, np.ndarray]:
+    """templates.pkl: subject -> (V, 3) neutral mesh."""
+    path = Path(root) / "templates.pkl"
     if not path.is_file():
         raise UserInputError(f"{root}: no templates.pkl (FaceFormer's VOCASET layout expected)")
     with open(path, "rb") as f:
@@ -57,17 +74,12 @@ def split_of(subject: str, sentence: int) -> str | None:
     return None
 
 
-def load_vocaset(root: Path, split: str | None = None, source_fps: float = 60.0,
-                 fps: float = 30.0) -> list[VocaSequence]:
-    """Sequences of `split` (all if None) that have vertices, audio and a template."""
+def list_vocaset(root: Path, split: str | None = None) -> list[VocaEntry]:
+    """Sequences of `split` (all if None) that have both vertices and audio, sorted by name."""
     root = Path(root)
     vert_dir, wav_dir = root / "vertices_npy", root / "wav"
     if not vert_dir.is_dir() or not wav_dir.is_dir():
         raise UserInputError(f"{root}: expected vertices_npy/ and wav/ (FaceFormer layout)")
-    step = source_fps / fps
-    if abs(step - round(step)) > 1e-6:
-        raise UserInputError(f"cannot resample {source_fps} fps to {fps} fps by frame skipping")
-    templates = _load_templates(root)
     out = []
     for npy in sorted(vert_dir.glob("*.npy")):
         match = _NAME.match(npy.stem)
@@ -75,14 +87,25 @@ def load_vocaset(root: Path, split: str | None = None, source_fps: float = 60.0,
         if not match or not wav.is_file():
             continue
         subject, sentence = match["subject"], int(match["number"])
-        if split is not None and split_of(subject, sentence) != split:
-            continue
-        if subject not in templates:
-            raise UserInputError(f"templates.pkl has no template for {subject}")
-        verts = np.load(npy).astype(np.float32)
-        if verts.ndim != 2 or verts.shape[1] % 3:
-            raise UserInputError(f"{npy}: expected (frames, V*3) vertices, got {verts.shape}")
-        verts = verts.reshape(len(verts), -1, 3)[:: int(round(step))]
-        out.append(VocaSequence(npy.stem, subject, sentence, load_audio(wav), verts,
-                                templates[subject]))
+        if split is None or split_of(subject, sentence) == split:
+            out.append(VocaEntry(npy.stem, subject, sentence, npy, wav))
     return out
+
+
+def load_sequence(entry: VocaEntry, templates: dict[str, np.ndarray], source_fps: float = 60.0,
+                  fps: float = 30.0) -> VocaSequence:
+    """Read one sequence at `fps` (every other frame of the 60 fps source, as FaceFormer)."""
+    step = source_fps / fps
+    if abs(step - round(step)) > 1e-6:
+        raise UserInputError(f"cannot resample {source_fps} fps to {fps} fps by frame skipping")
+    template = templates.get(entry.subject)
+    if template is None:
+        raise UserInputError(f"templates.pkl has no template for {entry.subject}")
+    raw = np.load(entry.vertices, mmap_mode="r")
+    if raw.ndim != 2 or raw.shape[1] != template.size:
+        raise UserInputError(f"{entry.vertices}: expected (frames, {template.size}) vertices like "
+                             f"the subject's template, got {raw.shape}")
+    verts = np.array(raw[:: int(round(step))], np.float32).reshape(-1, len(template), 3)
+    return VocaSequence(entry.name, entry.subject, entry.sentence, load_audio(entry.wav), verts,
+                        template)
+
