@@ -85,6 +85,7 @@ def evaluate(checkpoint: Path, data: TrainingData, split: str = "test",
     items = data.items(split, max_clips)
     gain = fit_energy_gain(data)
     cards = {m: Scorecard() for m in METHODS}
+    by_voice: dict[str, Scorecard] = {}    # the model alone, voice by voice
     example: dict = {}
     for item in tqdm(items, desc=f"eval {split}", unit="clip"):
         clip = data.load(item)
@@ -100,6 +101,7 @@ def evaluate(checkpoint: Path, data: TrainingData, split: str = "test",
         verts = {n: v_gt if n == "ground truth" else judge.vertices(m) for n, m in preds.items()}
         for name in METHODS:
             cards[name].add(verts[name], v_gt, judge)
+        by_voice.setdefault(clip.voice, Scorecard()).add(verts["model"], v_gt, judge)
         if (not example and example_id is None) or clip.id == example_id:
             example = {"clip": clip, "gaps": {n: space.gap.gaps(v) for n, v in verts.items()},
                        "jaw": {n: space.jaw_of(m, clip.voice) for n, m in preds.items()}}
@@ -107,6 +109,7 @@ def evaluate(checkpoint: Path, data: TrainingData, split: str = "test",
         raise UserInputError(f"clip {example_id!r} is not among the evaluated clips")
     gt_dyn = cards["ground truth"].dyn
     table: dict = {name: card.result(gt_dyn) for name, card in cards.items()}
+    table["_model_by_voice"] = {voice: by_voice[voice].result() for voice in sorted(by_voice)}
     described = data.describe(items)
     table["_info"] = {"clips": described["utterances"], "split": split, "energy_gain": gain,
                       "voices": described["voices"], "hours": described["hours"],
@@ -115,19 +118,20 @@ def evaluate(checkpoint: Path, data: TrainingData, split: str = "test",
     return table, example
 
 
-def format_table(table: dict) -> str:
-    """The one comparison table `main.py eval` prints (Markdown, pasteable into RESULTS.md)."""
-    cols = [("LVE (1e-5 m²)", "lve", 1e5, "{:.3f}"), ("lip max-L2 (mm)", "max_l2_mm", 1, "{:.2f}"),
-            ("FDD (1e-7 m²)", "fdd", 1e7, "{:.3f}"), ("LSE-D ↓", "lse_d", 1, "{:.3f}"),
-            ("LSE-C ↑", "lse_c", 1, "{:.3f}"), ("AV offset (frames)", "av_offset", 1, "{:+d}"),
-            ("bilabial closure", "bilabial_closure", 100, "{:.1f} %"),
-            ("silence closure", "silence_closure", 100, "{:.1f} %")]
-    lines = ["| method | " + " | ".join(c[0] for c in cols) + " |",
-             "|---|" + "---|" * len(cols)]
-    for name in METHODS:
-        row = table[name]
+COLUMNS = [("LVE (1e-5 m²)", "lve", 1e5, "{:.3f}"), ("lip max-L2 (mm)", "max_l2_mm", 1, "{:.2f}"),
+           ("FDD (1e-7 m²)", "fdd", 1e7, "{:.3f}"), ("LSE-D ↓", "lse_d", 1, "{:.3f}"),
+           ("LSE-C ↑", "lse_c", 1, "{:.3f}"), ("AV offset (frames)", "av_offset", 1, "{:+d}"),
+           ("bilabial closure", "bilabial_closure", 100, "{:.1f} %"),
+           ("silence closure", "silence_closure", 100, "{:.1f} %")]
+
+
+def _markdown(first: str, rows: dict[str, dict]) -> list[str]:
+    """A Markdown table of metric rows ("–" where a row lacks a metric)."""
+    lines = [f"| {first} | " + " | ".join(c[0] for c in COLUMNS) + " |",
+             "|---|" + "---|" * len(COLUMNS)]
+    for name, row in rows.items():
         cells = []
-        for _, key, scale, fmt in cols:
+        for _, key, scale, fmt in COLUMNS:
             value = row.get(key)
             if value is None:
                 cells.append("–")
@@ -136,6 +140,17 @@ def format_table(table: dict) -> str:
             else:
                 cells.append(fmt.format(value * scale))
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def format_table(table: dict) -> str:
+    """What `main.py eval` prints (Markdown, pasteable into RESULTS.md): the methods compared,
+    then the model voice by voice (FDD is a distribution over all clips, so it has no per-voice
+    value), because an average over voices hides the one voice it fails on."""
+    lines = _markdown("method", {name: table[name] for name in METHODS})
+    by_voice = table.get("_model_by_voice", {})
+    if len(by_voice) > 1:
+        lines += ["", "model, by voice:", ""] + _markdown("voice", by_voice)
     info = table["_info"]
     lines.append(f"\n{info['clips']} clips ({info['hours'] * 60:.1f} min) of split "
                  f"'{info['split']}', voices: {', '.join(info['voices'])}")

@@ -52,6 +52,31 @@ def test_train_checkpoint_resume_export_and_eval(tiny) -> None:
     table, example = evaluate(root / "export", CorpusData(corpus, rig), "test")
     assert table["ground truth"]["lve"] == 0.0 and table["static face"]["lve"] > 0.0
     assert "energy jaw" in format_table(table) and example["clip"].voice == "v-c"
+    assert list(table["_model_by_voice"]) == ["v-c"]    # the tiny corpus holds out one voice
+    table, _ = evaluate(root / "export", CorpusData(corpus, rig), "train")
+    voices = table["_model_by_voice"]
+    assert len(voices) == 2 and "model, by voice:" in format_table(table)
+    assert min(v["lve"] for v in voices.values()) <= table["model"]["lve"] \
+        <= max(v["lve"] for v in voices.values())
+
+
+def test_saved_model_is_the_weight_average_and_resumes_with_it(tiny, tmp_path) -> None:
+    """With --ema the checkpoint holds the average and training goes on from the raw weights:
+    one resumed step must move the saved average exactly decay:(1-decay) towards the new raw."""
+    root, corpus, rig = tiny
+    run = dict(out=tmp_path / "ema", ema=0.5, val_every=100)
+    train_regressor(_config(root, corpus, rig, **run))
+    before = load_checkpoint(tmp_path / "ema" / "model")[0].state_dict()
+    state = torch.load(tmp_path / "ema" / "trainer_state.pt", weights_only=False)
+    assert int(state["ema"]["n_averaged"]) == 4
+    assert any(not torch.equal(before[k], state["raw_model"][k]) for k in before)
+    train_regressor(_config(root, corpus, rig, steps=5, resume=True, **run))
+    after = load_checkpoint(tmp_path / "ema" / "model")[0].state_dict()
+    raw = torch.load(tmp_path / "ema" / "trainer_state.pt", weights_only=False)["raw_model"]
+    for name, value in after.items():
+        torch.testing.assert_close(value, 0.5 * before[name] + 0.5 * raw[name])
+    with pytest.raises(UserInputError, match="--ema"):
+        train_regressor(_config(root, corpus, rig, out=tmp_path / "bad", ema=1.5))
 
 
 def test_resume_without_state_and_lipread_weight_are_refused(tiny, tmp_path) -> None:

@@ -79,6 +79,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     reg.add_argument("--warp", type=float, default=1.0,
                      help="max vocal-tract-length warp of training audio (1 = off; 1.25 raises "
                           "formants up to 25 %% to imitate unseen, e.g. female, voices)")
+    reg.add_argument("--ema", type=float, default=0.999,
+                     help="decay of the exponential moving average of the weights that is "
+                          "saved, validated and exported (0 = the raw weights)")
     reg.add_argument("--val-every", type=int, default=250)
     reg.add_argument("--val-clips", type=int, default=12)
     reg.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
@@ -108,7 +111,8 @@ def run(args: argparse.Namespace) -> int:
             minutes=args.minutes, crop_frames=args.crop_frames, d_model=args.d_model,
             sync_weight=args.sync_weight, sync_start=args.sync_start, sync_full=args.sync_full,
             vel_weight=args.vel_weight, lip_weight=args.lip_weight,
-            contact_weight=args.contact_weight, warp=args.warp, lipread_weight=args.lipread_weight,
+            contact_weight=args.contact_weight, warp=args.warp, ema=args.ema,
+            lipread_weight=args.lipread_weight,
             sampling_max=args.sampling_max, sampling_ramp=args.sampling_ramp,
             sampling_passes=args.sampling_passes, val_every=args.val_every, val_clips=args.val_clips,
             device=args.device, resume=args.resume, export=args.export, seed=args.seed,
