@@ -350,7 +350,9 @@ class Recorder:
     Both streams are stamped on the capture clock relative to the start: a frame at the capture
     time of the audio it shows, audio at its capture time. The file is therefore lip-synced
     whatever the live display delay was. Audio is written only up to the newest video frame so
-    the two streams end together. Called from the render worker (frames), the driver worker
+    the two streams end together, and the first frame is also stamped at 0 s (a slow first
+    render under load would otherwise leave the file's first fraction of a second without a
+    picture) so they start together. Called from the render worker (frames), the driver worker
     (audio) and the GUI thread or a signal handler (close), hence the lock.
     """
 
@@ -382,7 +384,11 @@ class Recorder:
                 import cv2
 
                 rgb = cv2.resize(rgb, (self.size, self.size), interpolation=cv2.INTER_AREA)
-            self._writer.write_frame((rgb * 255.0 + 0.5).astype(np.uint8), t)
+            image = (rgb * 255.0 + 0.5).astype(np.uint8)
+            if self.frames == 0 and t > 0:   # a picture from 0 s, where the audio starts
+                self._writer.write_frame(image, 0.0)
+                self.frames += 1
+            self._writer.write_frame(image, t)
             self._last_video = t
             self.frames += 1
             self._flush_audio(self._last_video + 1.0 / FPS)

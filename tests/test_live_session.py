@@ -65,4 +65,27 @@ def test_recorder_interleaves_audio_at_sub_sample_boundaries(tmp_path):
     rec.close()
     with av.open(str(tmp_path / "rec.mp4")) as container:
         assert len(container.streams.video) == 1 and len(container.streams.audio) == 1
-        assert sum(1 for _ in container.decode(video=0)) == 29
+        assert sum(1 for _ in container.decode(video=0)) == 30   # the first one also at 0 s
+
+
+def test_recording_starts_with_a_picture_when_the_first_frame_is_late(tmp_path):
+    """Under load the first frame can come 0.2-0.4 s after the recording starts: the file must
+    still have a picture from 0 s, so video and audio start (and end) together."""
+    import av
+
+    from avatar_app.audio_in import AudioChunk
+    from avatar_app.live_session import FPS, Recorder, RenderedFrame
+
+    rec = Recorder(str(tmp_path / "late.mp4"), 32)
+    rec.add_audio(AudioChunk(np.full(32000, 0.1, np.float32), rec.t_start))
+    for k in range(12, 60):
+        rgba = np.full((32, 32, 4), k / 60, np.float32)
+        rec.add_frame(RenderedFrame(rgba, rec.t_start + k / FPS, 0.0, 0.0))
+    rec.close()
+    with av.open(str(tmp_path / "late.mp4")) as container:
+        frames = list(container.decode(video=0))
+        assert frames[0].time == 0.0 and frames[1].time == 12 / FPS
+        np.testing.assert_allclose(frames[0].to_ndarray(format="rgb24"),
+                                   frames[1].to_ndarray(format="rgb24"), atol=3)
+        ends = [float((s.start_time + s.duration) * s.time_base) for s in container.streams]
+        assert abs(ends[0] - ends[1]) < 0.04 and abs(ends[1] - 2.0) < 0.01
