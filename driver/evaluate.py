@@ -84,8 +84,8 @@ def evaluate(checkpoint: Path, data: TrainingData, split: str = "test",
         syncnet, _ = load_syncnet(syncnet_dir, space.data.topology_digest())
     items = data.items(split, max_clips)
     gain = fit_energy_gain(data)
-    cards = {m: Scorecard() for m in METHODS}
-    by_voice: dict[str, Scorecard] = {}    # the model alone, voice by voice
+    cards = {m: Scorecard() for m in METHODS if m != "model"}
+    by_voice: dict[str, Scorecard] = {}    # the model, voice by voice (pooled after the loop)
     example: dict = {}
     for item in tqdm(items, desc=f"eval {split}", unit="clip"):
         clip = data.load(item)
@@ -99,16 +99,17 @@ def evaluate(checkpoint: Path, data: TrainingData, split: str = "test",
         judge = Judge.for_clip(space, clip, syncnet)
         v_gt = judge.vertices(clip.motion)
         verts = {n: v_gt if n == "ground truth" else judge.vertices(m) for n, m in preds.items()}
-        for name in METHODS:
-            cards[name].add(verts[name], v_gt, judge)
+        for name, card in cards.items():
+            card.add(verts[name], v_gt, judge)
         by_voice.setdefault(clip.voice, Scorecard()).add(verts["model"], v_gt, judge)
         if (not example and example_id is None) or clip.id == example_id:
             example = {"clip": clip, "gaps": {n: space.gap.gaps(v) for n, v in verts.items()},
                        "jaw": {n: space.jaw_of(m, clip.voice) for n, m in preds.items()}}
     if example_id is not None and example.get("clip") is None:
         raise UserInputError(f"clip {example_id!r} is not among the evaluated clips")
+    cards["model"] = Scorecard.merged(list(by_voice.values()))
     gt_dyn = cards["ground truth"].dyn
-    table: dict = {name: card.result(gt_dyn) for name, card in cards.items()}
+    table: dict = {name: cards[name].result(gt_dyn) for name in METHODS}
     table["_model_by_voice"] = {voice: by_voice[voice].result() for voice in sorted(by_voice)}
     described = data.describe(items)
     table["_info"] = {"clips": described["utterances"], "split": split, "energy_gain": gain,

@@ -70,6 +70,17 @@ class Scorecard:
             self.curves.append(sync_distances(judge.syncnet, judge.audio_emb,
                                               verts[:, lips] - judge.template[lips], OFFSETS))
 
+    @classmethod
+    def merged(cls, cards: "list[Scorecard]") -> "Scorecard":
+        """One card holding the clips of all `cards` (e.g. the pooled card of per-voice ones)."""
+        out = cls()
+        for card in cards:
+            out.errors += card.errors
+            out.dyn += card.dyn
+            out.curves += card.curves
+            out.closures = out.closures + card.closures
+        return out
+
     def result(self, gt_dyn: list[float] | None = None) -> dict:
         """LVE, lip max-L2, (FDD against `gt_dyn`), (closure rates), (LSE-D/C, AV offset)."""
         out: dict = {"lve": lve(self.errors), "max_l2_mm": max_l2_mm(self.errors)}
