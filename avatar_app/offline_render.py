@@ -16,6 +16,9 @@ from typing import Callable
 
 import numpy as np
 
+from avatar_app.option_checks import FPS_RANGE, check_range, check_view_options
+from avatar_app.output_paths import VIDEO_SUFFIXES, check_output_file
+from avatar_app.stop_signals import StopRequest
 from driver.motion import POSE_SIZES, MotionFrame
 from splat.errors import UserInputError
 
@@ -56,6 +59,7 @@ class RenderResult:
     elapsed_s: float
     motion_source: str
     backend: str
+    interrupted_by: int | None = None   # the stop signal that ended the render early
 
     @property
     def real_time_factor(self) -> float:
@@ -65,31 +69,80 @@ class RenderResult:
 
 def load_motion_file(path: Path, n_expr: int) -> tuple[list[MotionFrame], float]:
     """A .npz of per-frame rig parameters (T,...) named like flame_param.npz, plus optional
-    `fps` (default 30) -> frames and their rate. Missing keys are zeros."""
+    `fps` (default 30) -> frames and their rate. Missing keys are zeros.
+
+    Schema checked field by field: a scalar fps in range, at least one frame, one frame count,
+    each array's width, and every value finite and plausible (a NaN frame renders blank).
+    """
     try:
         with np.load(path, allow_pickle=False) as z:
-            data = {k: np.asarray(z[k], np.float32) for k in z.files}
+            raw = {k: np.asarray(z[k]) for k in z.files}
     except Exception as exc:  # zip/format/OS errors all mean "not a motion file"
         raise UserInputError(f"{path}: not a readable motion .npz ({exc})") from None
-    fps = float(data.pop("fps", np.float32(30.0)))
+    non_numeric = sorted(k for k, v in raw.items() if v.dtype.kind not in "fiu")
+    if non_numeric:
+        raise UserInputError(f"{path}: {', '.join(non_numeric)} must be numeric arrays")
+    data = {k: v.astype(np.float32) for k, v in raw.items()}
+    fps_value = data.pop("fps", np.float32(30.0))
+    if fps_value.size != 1:
+        raise UserInputError(f"{path}: fps must be one number, got shape {fps_value.shape}")
+    fps = float(fps_value.reshape(()))
+    if not math.isfinite(fps) or not FPS_RANGE[0] <= fps <= FPS_RANGE[1]:
+        raise UserInputError(f"{path}: fps must be from {FPS_RANGE[0]:g} to {FPS_RANGE[1]:g}, "
+                             f"got {fps:g}")
     unknown = set(data) - set(MOTION_KEYS)
     if unknown:
         raise UserInputError(f"{path}: unknown motion keys {sorted(unknown)}; "
                              f"use {', '.join(MOTION_KEYS)} (+ fps)")
-    lengths = {k: v.shape[0] for k, v in data.items() if v.ndim == 2}
-    if not lengths or len(set(lengths.values())) != 1 or any(v.ndim != 2 for v in data.values()):
-        raise UserInputError(f"{path}: motion arrays must be (frames, values) with one frame count")
-    T = next(iter(lengths.values()))
+    if not data:
+        raise UserInputError(f"{path}: no motion arrays (expected some of "
+                             f"{', '.join(MOTION_KEYS)})")
+    flat = sorted(k for k, v in data.items() if v.ndim != 2)
+    if flat:
+        raise UserInputError(f"{path}: {', '.join(flat)} must be (frames, values) arrays")
+    lengths = {v.shape[0] for v in data.values()}
+    if len(lengths) != 1:
+        raise UserInputError(f"{path}: motion arrays have different frame counts "
+                             f"{ {k: v.shape[0] for k, v in data.items()} }")
+    T = lengths.pop()
+    if T == 0:
+        raise UserInputError(f"{path}: the motion has no frames")
+    for k, v in data.items():
+        if k != "expr" and v.shape[1] != POSE_SIZES[k]:
+            raise UserInputError(f"{path}: {k} needs {POSE_SIZES[k]} values per frame, "
+                                 f"has {v.shape[1]}")
+        if not np.isfinite(v).all():
+            bad = int(np.flatnonzero(~np.isfinite(v).all(axis=1))[0])
+            raise UserInputError(f"{path}: {k} holds NaN or infinite values (first at frame {bad})")
+    _check_motion_ranges(path, data)
     expr = data.pop("expr", np.zeros((T, 0), np.float32))
     if expr.shape[1] > n_expr:
         raise UserInputError(f"{path}: expr has {expr.shape[1]} values, the rig has {n_expr}")
     expr = np.pad(expr, ((0, 0), (0, n_expr - expr.shape[1])))
-    for k, v in data.items():
-        if v.shape[1] != POSE_SIZES[k]:
-            raise UserInputError(f"{path}: {k} needs {POSE_SIZES[k]} values per frame")
     frames = [MotionFrame(t=i / fps, expr=expr[i], **{k: v[i] for k, v in data.items()})
               for i in range(T)]
     return frames, fps
+
+
+def _check_motion_ranges(path: Path, data: dict[str, np.ndarray]) -> None:
+    """Values no face makes: the rig's shared limits for jaw, rotations and expressions."""
+    from splat.rig import JAW_OPEN_RANGE_RAD, MAX_EXPR_COEFF, MAX_POSE_RAD
+
+    def refuse(what: str, lo: float, hi: float, values: np.ndarray) -> None:
+        outside = (values < lo) | (values > hi)                     # values: (frames, n)
+        if outside.any():
+            frame = int(np.flatnonzero(outside.any(axis=1))[0])
+            raise UserInputError(f"{path}: {what} must stay within {lo:g}..{hi:g}; frame "
+                                 f"{frame} has {float(values[frame][outside[frame]][0]):g}")
+
+    if "expr" in data:
+        refuse("expr", -MAX_EXPR_COEFF, MAX_EXPR_COEFF, data["expr"])
+    if "jaw_pose" in data:
+        refuse("jaw_pose[:, 0] (jaw opening, radians)", *JAW_OPEN_RANGE_RAD,
+               data["jaw_pose"][:, :1])
+    for key in ("rotation", "neck_pose", "jaw_pose", "eyes_pose"):
+        if key in data:
+            refuse(f"{key} (radians)", -MAX_POSE_RAD, MAX_POSE_RAD, data[key])
 
 
 def sample_motion(frames: list[MotionFrame], fps: float, t: float) -> MotionFrame:
@@ -179,8 +232,15 @@ def build_retargeter(job: RenderJob, rig_data, say: Callable[[str], None]):
     return retargeter
 
 
-def render_clip(job: RenderJob, say: Callable[[str], None] = print) -> RenderResult:
-    """Do the whole render; raises UserInputError on bad input."""
+def render_clip(job: RenderJob, say: Callable[[str], None] = print,
+                stop: StopRequest | None = None) -> RenderResult:
+    """Do the whole render; raises UserInputError on bad input, Mp4WriteError when the file
+    cannot be written to the end (what was written is kept playable).
+
+    `stop` (installed by the caller with `stop_signals`): a stop signal before the first frame
+    raises `Interrupted`; once frames are being written it ends the loop between two frames,
+    the file is finalised and the result says how far it got (`interrupted_by`).
+    """
     from tqdm import tqdm
 
     from avatar_app.mp4_writer import Mp4Writer
@@ -190,14 +250,9 @@ def render_clip(job: RenderJob, say: Callable[[str], None] = print) -> RenderRes
     from splat.cameras import orbit_camera, preset_view
     from splat.pipeline import AvatarPipeline
 
-    if not 16 <= job.size <= 8192:
-        raise UserInputError(f"--size must be between 16 and 8192 pixels, got {job.size}")
-    if not 1 <= job.fps <= 240:
-        raise UserInputError(f"--fps must be between 1 and 240, got {job.fps}")
-    if job.distance is not None and job.distance <= 0:
-        raise UserInputError(f"--distance must be positive, got {job.distance}")
-    if not job.out.parent.is_dir():
-        raise UserInputError(f"output folder does not exist: {job.out.parent}")
+    check_view_options(job.size, job.yaw, job.pitch, job.distance)
+    check_range("--fps", job.fps, *FPS_RANGE)
+    check_output_file(job.out, VIDEO_SUFFIXES)
     avatar_dir = job.avatar or DEFAULT_AVATAR
     if job.avatar is None and not (DEFAULT_AVATAR / "point_cloud.ply").is_file():
         raise UserInputError("default avatar missing; run python main.py assets")
@@ -225,9 +280,15 @@ def render_clip(job: RenderJob, say: Callable[[str], None] = print) -> RenderRes
     idle = IdleMotion(seed=job.seed, expr_names=motion_rig.expr_names) if job.idle else None
 
     n_frames = math.ceil(duration * job.fps - 1e-9)
+    if stop is not None:
+        stop.raise_now = False   # from here on a signal ends the loop between two frames
+    done, interrupted_by = 0, None
     with Mp4Writer(job.out, job.size, job.size, job.fps, SAMPLE_RATE) as writer:
         written = 0
         for k in tqdm(range(n_frames), desc="render", unit="frame", disable=not job.progress):
+            if stop is not None and stop.signum is not None:
+                interrupted_by = stop.signum
+                break
             t = k / job.fps
             # Audio up to the end of this frame, so the file's packets stay interleaved.
             upto = audio.size if k == n_frames - 1 else round((k + 1) / job.fps * SAMPLE_RATE)
@@ -238,8 +299,12 @@ def render_clip(job: RenderJob, say: Callable[[str], None] = print) -> RenderRes
                 frame = idle.apply(frame, rms_energy(audio, t))
             if retargeter is not None:
                 frame = retargeter.apply(frame)
-            image, _ = pipeline.render(frame.params(), camera, job.background)
+            params = frame.params()
+            image, alpha = pipeline.render(params, camera, job.background)
+            pipeline.check_visible(alpha, params, f"frame {k} (t={t:.2f} s)")
             writer.write_frame(image, t)
-    return RenderResult(frames=n_frames, duration_s=duration,
-                        elapsed_s=time.perf_counter() - start, motion_source=source,
-                        backend=pipeline.backend)
+            done = k + 1
+    return RenderResult(frames=done, duration_s=duration if interrupted_by is None
+                        else done / job.fps, elapsed_s=time.perf_counter() - start,
+                        motion_source=source, backend=pipeline.backend,
+                        interrupted_by=interrupted_by)

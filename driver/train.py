@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import pickle
 import shutil
 import sys
 import time
@@ -374,12 +375,17 @@ def train_regressor(cfg: RegressorTrainConfig) -> dict:
         loaded, _ = load_checkpoint(cfg.out / "model", rig=rig)
         space.check_model(loaded.config, f"checkpoint {cfg.out / 'model'}")
         model.load_state_dict(loaded.state_dict())
-        state = torch.load(state_path, weights_only=False)
-        opt.load_state_dict(state["optimizer"])
+        state = load_trainer_state(state_path)
+        try:
+            opt.load_state_dict(state["optimizer"])
+            if "raw_model" in state:     # the saved model is the average; training goes on raw
+                model.load_state_dict(state["raw_model"])
+                saved_ema = state["ema"]
+        except (KeyError, ValueError, RuntimeError) as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise UserInputError(f"{state_path}: does not match the model being resumed "
+                                 f"({first})") from None
         start_step, elapsed_before = state["step"], state["elapsed"]
-        if "raw_model" in state:         # the saved model is the average; training goes on raw
-            model.load_state_dict(state["raw_model"])
-            saved_ema = state["ema"]
     rng, gen, torch_seed = _seeds(cfg.seed, rank, start_step)
     torch.manual_seed(torch_seed)        # dropout differs per rank and per resumed start
     model.to(device)
@@ -472,6 +478,26 @@ def train_regressor(cfg: RegressorTrainConfig) -> dict:
     del runner                           # release the DDP wrapper before leaving the group
     distributed.finish()
     return metrics
+
+
+def load_trainer_state(path: Path) -> dict[str, Any]:
+    """trainer_state.pt read with torch's weights-only unpickler (tensors and plain containers
+    only: a crafted file cannot run code), its step and clock checked."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserInputError(f"{path}: not a trainer state that loads safely "
+                             f"(tensors and plain values only): {first}") from None
+    if not isinstance(state, dict) or not isinstance(state.get("optimizer"), dict):
+        raise UserInputError(f"{path}: not a trainer state (no optimizer state)")
+    step, elapsed = state.get("step"), state.get("elapsed")
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        raise UserInputError(f"{path}: step must be a whole number >= 0, got {step!r}")
+    if not isinstance(elapsed, (int, float)) or not math.isfinite(elapsed) or elapsed < 0:
+        raise UserInputError(f"{path}: elapsed must be a finite number of seconds >= 0, "
+                             f"got {elapsed!r}")
+    return state
 
 
 def _averaged(model: nn.Module, decay: float,

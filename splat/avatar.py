@@ -7,6 +7,7 @@ scene. Files come from users, so every way they can be wrong ends in a one-line 
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,16 @@ FLAME_PARAM_NAME = "flame_param.npz"
 RIG_NAME = "rig.npz"
 FLAME_NUM_FACES = 9976          # plain FLAME; GaussianAvatars' teeth add 168 faces after these
 FLAME_TEETH_NUM_FACES = 10144
+# Degenerate Gaussians a trained file can still hold: a log-scale above this is a Gaussian over
+# e^12 (160000x) its parent triangle or metre, covering any view; a quaternion this short has no
+# orientation (normalising it divides by ~0).
+MAX_LOG_SCALE = 12.0
+MIN_QUAT_NORM = 1e-6
+# flame_param.npz magnitudes past which a value is corrupt rather than unusual: static_offset is
+# a per-vertex identity offset in metres (real ones are millimetres), the rest are FLAME
+# coefficients, poses and translations.
+_FLAME_PARAM_LIMITS = {"static_offset": 1.0}
+_FLAME_PARAM_LIMIT = 1000.0
 _BASE_PROPS = ["x", "y", "z", "f_dc_0", "f_dc_1", "f_dc_2", "opacity",
                "scale_0", "scale_1", "scale_2", "rot_0", "rot_1", "rot_2", "rot_3"]
 
@@ -121,7 +132,35 @@ def read_ply(path: str | Path) -> GaussianAvatar:
         if not np.isfinite(raw).all() or (raw < 0).any() or (raw != np.round(raw)).any():
             raise UserInputError(f"{path}: binding_0 must hold non-negative whole face indices")
         avatar.binding = raw.astype(np.int64)
-    return avatar
+    return drop_degenerate(avatar)
+
+
+def drop_degenerate(avatar: GaussianAvatar) -> GaussianAvatar:
+    """Remove Gaussians with a zero quaternion or a huge scale, with a warning saying how many.
+
+    A handful of such Gaussians (an optimiser that diverged on a few) would otherwise paint the
+    whole frame or render nothing; when every Gaussian is degenerate nothing usable is left and
+    the file is refused.
+    """
+    zero_quat = np.linalg.norm(avatar.quats, axis=1) < MIN_QUAT_NORM
+    huge = avatar.log_scales.max(axis=1) > MAX_LOG_SCALE
+    bad = zero_quat | huge
+    if not bad.any():
+        return avatar
+    path = avatar.source
+    if bad.all():
+        raise UserInputError(f"{path}: every Gaussian is degenerate ({int(zero_quat.sum())} with "
+                             f"an all-zero rotation, {int(huge.sum())} with a log-scale above "
+                             f"{MAX_LOG_SCALE:g}); nothing would render")
+    warnings.warn(f"{path}: dropped {int(bad.sum())} of {len(avatar)} degenerate Gaussians "
+                  f"({int(zero_quat.sum())} with an all-zero rotation, {int(huge.sum())} with a "
+                  f"log-scale above {MAX_LOG_SCALE:g})", stacklevel=2)
+    keep = ~bad
+    return GaussianAvatar(
+        xyz=avatar.xyz[keep], log_scales=avatar.log_scales[keep], quats=avatar.quats[keep],
+        opacity_logits=avatar.opacity_logits[keep], sh=avatar.sh[keep],
+        binding=None if avatar.binding is None else avatar.binding[keep],
+        flame_param=avatar.flame_param, source=path)
 
 
 def load_flame_param(path: str | Path) -> dict[str, np.ndarray]:
@@ -139,6 +178,10 @@ def load_flame_param(path: str | Path) -> dict[str, np.ndarray]:
         value = value.astype(np.float32)
         if not np.isfinite(value).all():
             raise UserInputError(f"{path}: {key} holds NaN or infinite values")
+        limit = _FLAME_PARAM_LIMITS.get(key, _FLAME_PARAM_LIMIT)
+        if value.size and float(np.abs(value).max()) > limit:
+            raise UserInputError(f"{path}: {key} holds {float(np.abs(value).max()):g}, beyond "
+                                 f"the plausible +-{limit:g}; the file is corrupt")
         out[key] = value
     return out
 

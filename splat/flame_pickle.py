@@ -79,17 +79,24 @@ def _to_numpy(value: Any) -> Any:
     return value
 
 
-def read_flame_pickle(path: str | Path) -> dict[str, Any]:
-    """The pickle's dict with chumpy and sparse values turned into dense numpy arrays."""
+def load_restricted_pickle(path: str | Path, what: str = "FLAME pickle") -> Any:
+    """A user's pickle read with the restricted unpickler: numpy arrays, scipy.sparse matrices,
+    chumpy values and plain containers only, so a crafted file cannot run code. Any failure is
+    one UserInputError naming the file and `what` it should have been."""
     path = Path(path)
     try:
         with open(path, "rb") as fh:
-            raw = _FlameUnpickler(fh, encoding="latin1").load()
+            return _FlameUnpickler(fh, encoding="latin1").load()
     except UserInputError:
         raise
     except Exception as exc:
-        raise UserInputError(f"{path}: not a readable FLAME pickle ({type(exc).__name__}: {exc})"
+        raise UserInputError(f"{path}: not a readable {what} ({type(exc).__name__}: {exc})"
                              ) from None
+
+
+def read_flame_pickle(path: str | Path) -> dict[str, Any]:
+    """The pickle's dict with chumpy and sparse values turned into dense numpy arrays."""
+    raw = load_restricted_pickle(path)
     if not isinstance(raw, dict):
         raise UserInputError(f"{path}: expected a pickled dict, found {type(raw).__name__}")
     return {str(k): _to_numpy(v) for k, v in raw.items()}
@@ -102,27 +109,55 @@ def load_flame_pickle(path: str | Path) -> RigData:
     missing = [k for k in _REQUIRED if k not in d]
     if missing:
         raise UserInputError(f"{path}: not a FLAME model (missing {', '.join(missing)})")
-    v_template = np.asarray(d["v_template"], dtype=np.float32)
+    arrays = _numeric_arrays(path, d)
+    v_template = arrays["v_template"].astype(np.float32)
+    if v_template.ndim != 2 or v_template.shape[1] != 3 or len(v_template) == 0:
+        raise UserInputError(f"{path}: v_template has shape {v_template.shape}, expected (V, 3)")
     V = v_template.shape[0]
-    shapedirs = np.asarray(d["shapedirs"], dtype=np.float32).reshape(V, 3, -1)
+    _check_per_vertex(path, "shapedirs", arrays["shapedirs"], V, 3, "(V, 3, components)")
+    _check_per_vertex(path, "posedirs", arrays["posedirs"], V, 3 * 36, "(V, 3, 36)")
+    shapedirs = arrays["shapedirs"].astype(np.float32).reshape(V, 3, -1)
     n_shape = min(FLAME_IDENTITY_COMPONENTS, shapedirs.shape[2])
     n_expr = shapedirs.shape[2] - n_shape
-    J_regressor = np.asarray(d["J_regressor"], dtype=np.float32)
-    weights = np.asarray(d["weights"], dtype=np.float32)
-    faces = np.asarray(d["f"]).astype(np.int64)
+    J_regressor = arrays["J_regressor"].astype(np.float32)
+    weights = arrays["weights"].astype(np.float32)
+    faces = arrays["f"].astype(np.int64)
     masks = load_flame_masks(path.parent / MASKS_FILE, V)
     if masks is None:
         masks = geometric_masks(v_template, weights, J_regressor)
     version = "flame2023" if "2023" in path.name else "flame2020"
     return RigData(
         v_template=v_template, faces=faces, shapedirs=shapedirs, n_shape=n_shape, n_expr=n_expr,
-        posedirs=np.asarray(d["posedirs"], dtype=np.float32).reshape(V, 3, -1),
+        posedirs=arrays["posedirs"].astype(np.float32).reshape(V, 3, -1),
         J_regressor=J_regressor, weights=weights,
-        kintree_table=np.asarray(d["kintree_table"]).astype(np.int64),
+        kintree_table=arrays["kintree_table"].astype(np.int64),
         expr_names=[f"expr_{i:03d}" for i in range(n_expr)],
         shape_names=[f"shape_{i:03d}" for i in range(n_shape)],
         masks=masks, rig_id=version,
     )
+
+
+def _numeric_arrays(path: Path, d: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The required entries as finite numeric arrays, or a UserInputError naming the field."""
+    out: dict[str, np.ndarray] = {}
+    for key in _REQUIRED:
+        arr = np.asarray(d[key])
+        if arr.dtype.kind not in "fiub":
+            raise UserInputError(f"{path}: {key} is not a numeric array ({arr.dtype})")
+        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            raise UserInputError(f"{path}: {key} holds NaN or infinite values")
+        out[key] = arr
+    return out
+
+
+def _check_per_vertex(path: Path, key: str, arr: np.ndarray, num_verts: int, per_vertex: int,
+                      layout: str) -> None:
+    """Refuse an array that cannot be laid out per vertex of v_template (before a reshape
+    would fail with numpy's own message, or silently regroup the values)."""
+    if arr.ndim == 0 or arr.size == 0 or arr.shape[0] != num_verts \
+            or arr.size % (num_verts * per_vertex):
+        raise UserInputError(f"{path}: {key} has shape {arr.shape}, which does not fit the "
+                             f"{num_verts} vertices of v_template (expected {layout})")
 
 
 def load_flame_masks(path: Path, num_verts: int) -> dict[str, np.ndarray] | None:
@@ -134,7 +169,7 @@ def load_flame_masks(path: Path, num_verts: int) -> dict[str, np.ndarray] | None
     if not path.is_file():
         return None
     regions = {k: np.asarray(v, dtype=np.int64).ravel() for k, v in read_flame_pickle(path).items()
-               if isinstance(v, np.ndarray)}
+               if isinstance(v, np.ndarray) and v.dtype.kind in "iu"}
     needed = ("lips", "forehead", "eye_region", "nose", "left_eyeball", "right_eyeball")
     if any(k not in regions for k in needed) or any(
             v.size and v.max() >= num_verts for v in regions.values()):

@@ -24,6 +24,15 @@ POSE_PARAM_SIZES: dict[str, int] = {
 }
 # flame_param.npz keys that the rig deliberately ignores (GaussianAvatars stores but never uses).
 IGNORED_PARAMS = frozenset({"dynamic_offset"})
+# Plausible values a user or a motion file may set, shared by every place that checks them.
+# Jaw opening (jaw_pose[0], radians): a human jaw closes a little past rest and opens to about
+# 40 degrees; far beyond is a typo, and an axis-angle past pi silently wraps to another pose.
+JAW_OPEN_RANGE_RAD = (-0.2, 0.7)
+# Any axis-angle component of a pose parameter: beyond pi the rotation wraps.
+MAX_POSE_RAD = 3.1416
+# Expression coefficients: speech uses about 0..1 (the default rig) or a few standard
+# deviations (FLAME's PCA); 10 is far past any face and still renders without blowing up.
+MAX_EXPR_COEFF = 10.0
 
 
 @dataclass
@@ -49,13 +58,15 @@ class RigData:
     rig_id: str = "unnamed"
 
     def __post_init__(self) -> None:
-        self.v_template = np.ascontiguousarray(self.v_template, dtype=np.float32)
-        self.faces = np.ascontiguousarray(self.faces, dtype=np.int64)
-        self.shapedirs = np.ascontiguousarray(self.shapedirs, dtype=np.float32)
-        self.posedirs = np.ascontiguousarray(self.posedirs, dtype=np.float32)
-        self.J_regressor = np.ascontiguousarray(self.J_regressor, dtype=np.float32)
-        self.weights = np.ascontiguousarray(self.weights, dtype=np.float32)
-        self.kintree_table = np.ascontiguousarray(self.kintree_table, dtype=np.int64)
+        for name, dtype in (("v_template", np.float32), ("faces", np.int64),
+                            ("shapedirs", np.float32), ("posedirs", np.float32),
+                            ("J_regressor", np.float32), ("weights", np.float32),
+                            ("kintree_table", np.int64)):
+            try:
+                setattr(self, name, np.ascontiguousarray(getattr(self, name), dtype=dtype))
+            except (TypeError, ValueError):
+                raise UserInputError(f"rig {self.rig_id!r}: {name} is not a numeric array"
+                                     ) from None
         self.n_shape, self.n_expr = int(self.n_shape), int(self.n_expr)
         self.expr_names = [str(n) for n in self.expr_names]
         self.shape_names = [str(n) for n in self.shape_names]
@@ -86,6 +97,8 @@ class RigData:
             if arr.shape != shape:
                 raise UserInputError(
                     f"rig {self.rig_id!r}: {name} has shape {arr.shape}, expected {shape}")
+            if not np.isfinite(arr).all():   # one NaN vertex blanks every rendered frame
+                raise UserInputError(f"rig {self.rig_id!r}: {name} holds NaN or infinite values")
         if self.faces.ndim != 2 or self.faces.shape[1] != 3 or len(self.faces) == 0:
             raise UserInputError(f"rig {self.rig_id!r}: faces must be a non-empty (F,3) array")
         if self.faces.min() < 0 or self.faces.max() >= v:
@@ -115,13 +128,17 @@ def load_rig_data(path: str | Path, teeth: bool = False) -> RigData:
     if not path.is_file():
         raise UserInputError(f"rig file not found: {path}")
     suffix = path.suffix.lower()
-    if suffix == ".pkl":
-        from splat.flame_pickle import load_flame_pickle
-        rig = load_flame_pickle(path)
-    elif suffix == ".npz":
-        rig = _load_npz(path)
-    else:
+    if suffix not in (".pkl", ".npz"):
         raise UserInputError(f"{path}: unknown rig format (expected a FLAME .pkl or a rig .npz)")
+    try:
+        if suffix == ".pkl":
+            from splat.flame_pickle import load_flame_pickle
+            rig = load_flame_pickle(path)
+        else:
+            rig = _load_npz(path)
+    except UserInputError as exc:       # RigData's checks name the rig; say which file it is
+        message = str(exc)
+        raise UserInputError(message if str(path) in message else f"{path}: {message}") from None
     if teeth and not rig.rig_id.endswith("+teeth"):
         from splat.teeth import add_teeth
         rig = add_teeth(rig)

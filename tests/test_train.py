@@ -41,7 +41,7 @@ def test_train_checkpoint_resume_export_and_eval(tiny) -> None:
     assert metrics["step"] == 4 and {"lve", "lse_d", "bilabial_closure"} <= set(metrics)
     history = [json.loads(x) for x in (root / "run" / "history.jsonl").read_text().splitlines()]
     assert [h["step"] for h in history] == [2, 4]
-    state = torch.load(root / "run" / "trainer_state.pt", weights_only=False)
+    state = torch.load(root / "run" / "trainer_state.pt", weights_only=True)
     assert state["step"] == 4
     resumed = train_regressor(_config(root, corpus, rig, steps=6, resume=True,
                                       export=root / "export"))
@@ -67,12 +67,12 @@ def test_saved_model_is_the_weight_average_and_resumes_with_it(tiny, tmp_path) -
     run = dict(out=tmp_path / "ema", ema=0.5, val_every=100)
     train_regressor(_config(root, corpus, rig, **run))
     before = load_checkpoint(tmp_path / "ema" / "model")[0].state_dict()
-    state = torch.load(tmp_path / "ema" / "trainer_state.pt", weights_only=False)
+    state = torch.load(tmp_path / "ema" / "trainer_state.pt", weights_only=True)
     assert int(state["ema"]["n_averaged"]) == 4
     assert any(not torch.equal(before[k], state["raw_model"][k]) for k in before)
     train_regressor(_config(root, corpus, rig, steps=5, resume=True, **run))
     after = load_checkpoint(tmp_path / "ema" / "model")[0].state_dict()
-    raw = torch.load(tmp_path / "ema" / "trainer_state.pt", weights_only=False)["raw_model"]
+    raw = torch.load(tmp_path / "ema" / "trainer_state.pt", weights_only=True)["raw_model"]
     for name, value in after.items():
         torch.testing.assert_close(value, 0.5 * before[name] + 0.5 * raw[name])
     with pytest.raises(UserInputError, match="--ema"):

@@ -45,6 +45,6 @@ def test_two_processes_train_save_export_and_resume_under_a_time_budget(tmp_path
     # otherwise one rank waits forever in the next gradient all-reduce.
     second = _torchrun(*common, "--steps", "100000", "--minutes", "0.03", "--resume")
     assert second.returncode == 0, second.stderr[-3000:]
-    state = torch.load(run / "trainer_state.pt", weights_only=False)
+    state = torch.load(run / "trainer_state.pt", weights_only=True)
     history = [json.loads(x) for x in (run / "history.jsonl").read_text().splitlines()]
     assert 4 < state["step"] < 100000 and history[-1]["step"] == state["step"]

@@ -66,7 +66,7 @@ def test_vocaset_regressor_trains_resumes_and_is_evaluated_against_baselines(voc
     resumed = train_regressor(_config(root, data, steps=6, resume=True))
     history = [json.loads(x) for x in (root / "run" / "history.jsonl").read_text().splitlines()]
     assert resumed["step"] == 6 and [h["step"] for h in history] == [2, 4, 6]
-    assert torch.load(root / "run" / "trainer_state.pt", weights_only=False)["step"] == 6
+    assert torch.load(root / "run" / "trainer_state.pt", weights_only=True)["step"] == 6
 
     table, example = evaluate(root / "run", open_data(**data), "test")   # a run folder
     rows = {m: table[m] for m in ("model", "energy jaw", "static face", "ground truth")}

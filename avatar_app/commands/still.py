@@ -11,7 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
+from avatar_app.option_checks import check_range, check_view_options
 from splat.errors import UserInputError
+from splat.rig import JAW_OPEN_RANGE_RAD, MAX_EXPR_COEFF
 
 DEFAULT_AVATAR = Path(__file__).resolve().parents[2] / "assets" / "default_avatar"
 
@@ -73,9 +75,11 @@ def parse_expressions(items: list[str], expr_names: list[str]) -> np.ndarray:
         if name not in index:
             raise UserInputError(f"unknown expression {name!r}; this rig has: {_describe_names(expr_names)}")
         try:
-            coeffs[index[name]] = float(value)
+            number = float(value)
         except ValueError:
             raise UserInputError(f"--expr {name}: {value!r} is not a number") from None
+        coeffs[index[name]] = check_range(f"--expr {name}", number, -MAX_EXPR_COEFF,
+                                          MAX_EXPR_COEFF)
     return coeffs
 
 
@@ -83,17 +87,15 @@ def run(args: argparse.Namespace) -> int:
     """Load, pose, frame, render and write the PNG; bad input ends in a UserInputError."""
     import cv2
 
+    from avatar_app.output_paths import IMAGE_SUFFIXES, check_output_file
     from splat.avatar import load_avatar, resolve_avatar_rig
     from splat.cameras import orbit_camera, preset_view
     from splat.pipeline import AvatarPipeline
 
-    if args.size < 16 or args.size > 8192:
-        raise UserInputError(f"--size must be between 16 and 8192 pixels, got {args.size}")
-    if args.distance is not None and args.distance <= 0:
-        raise UserInputError(f"--distance must be positive, got {args.distance}")
+    check_view_options(args.size, args.yaw, args.pitch, args.distance)
+    check_range("--jaw", args.jaw, *JAW_OPEN_RANGE_RAD, "radians")
     background = parse_background(args.background)
-    if not args.out.parent.is_dir():
-        raise UserInputError(f"output folder does not exist: {args.out.parent}")
+    check_output_file(args.out, IMAGE_SUFFIXES)
     avatar_dir = args.avatar
     if avatar_dir is None:
         if not (DEFAULT_AVATAR / "point_cloud.ply").is_file():
@@ -114,7 +116,8 @@ def run(args: argparse.Namespace) -> int:
     # Frame the neutral pose so expressions and jaw do not move the camera.
     target, distance = preset_view(pipeline.framing_points({}), args.framing, args.size)
     camera = orbit_camera(args.yaw, args.pitch, args.distance or distance, target, width=args.size)
-    image, _ = pipeline.render(params, camera, background)
+    image, alpha = pipeline.render(params, camera, background)
+    pipeline.check_visible(alpha, params, "the frame")
     bgr = np.ascontiguousarray((image[..., ::-1] * 255.0 + 0.5).astype(np.uint8))
     if not cv2.imwrite(str(args.out), bgr):
         raise UserInputError(f"could not write {args.out} (use a .png name in a writable folder)")

@@ -8,7 +8,6 @@ here downloads it.
 """
 from __future__ import annotations
 
-import pickle
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ import soundfile as sf
 
 from driver.audio import load_audio
 from splat.errors import UserInputError
+from splat.flame_pickle import load_restricted_pickle
 
 SPLIT_SPEAKERS = {
     "train": ("FaceTalk_170728_03272_TA", "FaceTalk_170904_00128_TA", "FaceTalk_170725_00137_TA",
@@ -61,9 +61,20 @@ def load_templates(root: Path) -> dict[str, np.ndarray]:
     path = Path(root) / "templates.pkl"
     if not path.is_file():
         raise UserInputError(f"{root}: no templates.pkl (FaceFormer's VOCASET layout expected)")
-    with open(path, "rb") as f:
-        raw = pickle.load(f, encoding="latin1")
-    return {str(k): np.asarray(v, np.float32).reshape(-1, 3) for k, v in raw.items()}
+    raw = load_restricted_pickle(path, "VOCASET templates.pkl")   # a pickle must not run code
+    if not isinstance(raw, dict) or not raw:
+        raise UserInputError(f"{path}: expected a dict of subject -> (V, 3) template mesh")
+    templates = {}
+    for subject, value in raw.items():
+        mesh = np.asarray(value)
+        if mesh.dtype.kind not in "fiu" or mesh.size == 0 or mesh.size % 3:
+            raise UserInputError(f"{path}: template {subject!r} is not a (V, 3) vertex array "
+                                 f"(got {mesh.dtype} {mesh.shape})")
+        mesh = mesh.astype(np.float32).reshape(-1, 3)
+        if not np.isfinite(mesh).all():
+            raise UserInputError(f"{path}: template {subject!r} holds NaN or infinite values")
+        templates[str(subject)] = mesh
+    return templates
 
 
 def split_of(subject: str, sentence: int) -> str | None:
