@@ -24,6 +24,8 @@ from splat.rig import Rig, RigData
 
 # flame_param.npz keys that describe who the avatar is (not how it moves): applied every frame.
 IDENTITY_KEYS = ("shape", "static_offset")
+# A frame whose most opaque pixel is below one 8-bit step shows no avatar at all.
+MIN_VISIBLE_ALPHA = 1.0 / 255.0
 
 
 @contextmanager
@@ -119,6 +121,27 @@ class AvatarPipeline:
             if self.backend != "cpu":
                 timings["render"] = timings.get("render", 0.0) + time.perf_counter() - t1
         return image, alpha
+
+    def check_visible(self, alpha: np.ndarray, params: Mapping[str, object] | None,
+                      what: str = "the frame") -> None:
+        """Refuse a rendered frame with no avatar pixels, naming the likeliest cause.
+
+        The renderers return an empty image, not an error, for NaN geometry or a camera that
+        sees nothing; `still` and `render` call this so such a frame is never written as a
+        success.
+        """
+        if float(np.max(alpha, initial=0.0)) >= MIN_VISIBLE_ALPHA:
+            return
+        if self.rig is not None and not np.isfinite(self.vertices(params)).all():
+            cause = ("the posed mesh has NaN or infinite vertices (check the rig file, the "
+                     "avatar's flame_param.npz and the motion or expression values)")
+        elif not torch.isfinite(self.tensors.xyz).all() or not torch.isfinite(
+                self.tensors.scales).all():
+            cause = "the avatar's Gaussians have non-finite positions or scales"
+        else:
+            cause = ("no Gaussian falls inside the camera's view (check --distance, --yaw and "
+                     "--pitch, and the avatar's opacities and scales)")
+        raise UserInputError(f"{what} shows no avatar pixels: {cause}")
 
     def _vertices(self, params: Mapping[str, object] | None) -> torch.Tensor:
         if self.rig is None:
