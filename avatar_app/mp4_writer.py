@@ -5,23 +5,81 @@ frame rate of offline renders and millisecond-exact for live frames that arrive 
 Audio goes through a sample FIFO into AAC's fixed 1024-sample frames, stamped by sample count; a
 gap in the audio timeline is filled with silence so sound and picture stay in sync.
 
-`close()` is idempotent, takes a re-entrant lock and is registered with atexit, so a signal
-handler, window-close callback or interpreter exit can finish the file: the moov atom gets
-written and the recording is a valid MP4 instead of a truncated one.
+The file is a fragmented MP4 (a key frame, and so a self-contained fragment, every
+`FRAGMENT_S` seconds; `delay_moov` keeps the edit lists, so sound and picture start together).
+Whatever stops a recording, everything up to the last complete fragment stays playable:
+- `close()` is idempotent, takes a re-entrant lock and is registered with atexit, so a signal
+  handler, window-close callback or interpreter exit finishes the file;
+- a write error (disk full, a vanished device, /dev/full) is caught at the first failed write:
+  nothing more is encoded (FFmpeg crashes if a muxer is driven on after its output failed), the
+  file is cut back to its last complete fragment and `Mp4WriteError` says how much was kept.
+PyAV writes through a Python file object of ours so every OS error surfaces as a Python
+exception at the write that caused it, instead of inside FFmpeg's own I/O.
 """
 from __future__ import annotations
 
 import atexit
+import io
 import math
+import os
+import stat
+import struct
+import sys
 import threading
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
+from avatar_app.output_paths import VIDEO_SUFFIXES, check_output_file
 from splat.errors import UserInputError
 
 AAC_FRAME = 1024
+FRAGMENT_S = 2.0
+
+
+class Mp4WriteError(UserInputError):
+    """Writing the file failed part-way (disk full, device gone); the message says what was kept."""
+
+
+class _OutputFile(io.RawIOBase):
+    """The real file, remembering the first OS error so every later write fails the same way."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self._fh = open(path, "wb")
+        self.error: OSError | None = None
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        if self.error is not None:
+            raise self.error
+        try:
+            return self._fh.write(data)
+        except OSError as exc:
+            self.error = exc
+            raise
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._fh.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._fh.tell()
+
+    def close(self) -> None:
+        try:
+            if not self._fh.closed:
+                try:
+                    self._fh.close()   # flushes: may report the error only now
+                except OSError as exc:
+                    self.error = self.error or exc
+        finally:
+            super().close()
 
 
 class Mp4Writer:
@@ -31,17 +89,18 @@ class Mp4Writer:
                  sample_rate: int | None = 16000, crf: int = 20, preset: str = "veryfast") -> None:
         import av
 
-        self.path = Path(path)
-        if self.path.parent and not self.path.parent.is_dir():
-            raise UserInputError(f"output folder does not exist: {self.path.parent}")
+        self.path = check_output_file(path, VIDEO_SUFFIXES, option="output file")
         # yuv420p needs even sizes: drop an odd last row/column rather than rescale.
         self.width, self.height = int(width) // 2 * 2, int(height) // 2 * 2
         if self.width < 2 or self.height < 2:
             raise UserInputError(f"video size {width}x{height} is too small")
         self._lock = threading.RLock()
         self._closed = False
+        self.error: Mp4WriteError | None = None
         try:
-            self._container = av.open(str(self.path), mode="w", format="mp4")
+            self._file = _OutputFile(self.path)
+            self._container = av.open(self._file, mode="w", format="mp4", options={
+                "movflags": "frag_keyframe+delay_moov"})
         except (av.error.FFmpegError, OSError) as exc:
             raise UserInputError(f"cannot write {self.path}: {exc}") from None
         fps_frac = Fraction(fps).limit_denominator(1001)
@@ -51,7 +110,8 @@ class Mp4Writer:
         self._video.pix_fmt = "yuv420p"
         self._video.time_base = self.time_base
         self._video.codec_context.time_base = self.time_base
-        self._video.options = {"crf": str(crf), "preset": preset}
+        keyint = max(1, round(FRAGMENT_S * float(fps_frac)))
+        self._video.options = {"crf": str(crf), "preset": preset, "g": str(keyint)}
         self._last_pts = -1
         self._audio = None
         if sample_rate:
@@ -61,26 +121,26 @@ class Mp4Writer:
             self._audio.codec_context.time_base = Fraction(1, self.sample_rate)
             self._pending = np.zeros(0, np.float32)   # samples not yet in a full AAC frame
             self._audio_next = 0                       # sample index of _pending[0]
-        atexit.register(self.close)
+        atexit.register(self._close_at_exit)
 
     # ------------------------------------------------------------------------------- video
     def write_frame(self, image: np.ndarray, t: float) -> bool:
         """Add an RGB image (H,W,3; float in [0,1] or uint8) shown from time t (s).
 
         Returns False (frame skipped) when t does not advance past the previous frame's stamp.
+        Raises Mp4WriteError once the file cannot be written (the file is then already closed).
         """
         import av
 
         pts = int(round(t / self.time_base))
         with self._lock:
-            if self._closed:
-                return False
-            if pts <= self._last_pts:
+            self._raise_if_failed()
+            if self._closed or pts <= self._last_pts:
                 return False
             rgb = self._to_uint8(image)
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
             frame.pts, frame.time_base = pts, self.time_base
-            self._mux(self._video.encode(frame))
+            self._guarded(lambda: self._mux(self._video.encode(frame)))
             self._last_pts = pts
             return True
 
@@ -99,12 +159,13 @@ class Mp4Writer:
     # ------------------------------------------------------------------------------- audio
     def write_audio(self, samples: np.ndarray, t0: float) -> None:
         """Add float32 mono samples starting at time t0 (s); gaps become silence, overlaps
-        with already-written audio are dropped."""
+        with already-written audio are dropped. Raises Mp4WriteError like write_frame."""
         if self._audio is None:
             return
         x = np.asarray(samples, np.float32).reshape(-1)
         start = int(round(t0 * self.sample_rate))
         with self._lock:
+            self._raise_if_failed()
             if self._closed:
                 return
             end = self._audio_next + self._pending.size
@@ -113,7 +174,7 @@ class Mp4Writer:
             elif start < end:
                 x = x[end - start:]
             self._pending = np.concatenate([self._pending, np.nan_to_num(x)])
-            self._encode_audio(final=False)
+            self._guarded(lambda: self._encode_audio(final=False))
 
     def _encode_audio(self, final: bool) -> None:
         import av
@@ -130,26 +191,75 @@ class Mp4Writer:
             self._audio_next += chunk.size
         self._pending = self._pending[n_full * AAC_FRAME:]
 
-    # ------------------------------------------------------------------------------- close
+    # ------------------------------------------------------------------------ write errors
     def _mux(self, packets) -> None:
         for packet in packets:
             self._container.mux(packet)
 
+    def _guarded(self, work) -> None:
+        """Run encoder/muxer work; on the first write failure finish the file and raise."""
+        import av
+
+        try:
+            work()
+        except (OSError, av.error.FFmpegError) as exc:
+            if self._file.error is None and not isinstance(exc, OSError):
+                raise   # an encoder error, not an output one: a bug, let it show
+            self._fail(self._file.error or exc)
+            raise self.error from None
+
+    def _fail(self, exc: OSError) -> None:
+        """Stop at the first failed write: close without driving FFmpeg further, keep what is
+        complete on disk."""
+        import av
+
+        self._closed = True
+        atexit.unregister(self._close_at_exit)
+        try:
+            self._container.close()   # frees FFmpeg's state; its trailer write fails too
+        except (OSError, av.error.FFmpegError):
+            pass
+        self._file.close()
+        kept = trim_to_complete_fragments(self.path)
+        reason = exc.strerror or str(exc)
+        if kept is None:
+            self.error = Mp4WriteError(f"writing {self.path} failed ({reason}); nothing playable "
+                                       "could be kept")
+        else:
+            self.error = Mp4WriteError(f"writing {self.path} failed ({reason}); kept the first "
+                                       f"{kept:.1f} s, a playable partial file")
+
+    def _raise_if_failed(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    # ------------------------------------------------------------------------------- close
     def close(self) -> None:
         """Flush encoders and finish the file; safe to call repeatedly and from any thread,
-        signal handler or atexit."""
+        signal handler or atexit. Raises Mp4WriteError when the final writes fail."""
         with self._lock:
             if self._closed:
                 return
-            self._closed = True
             try:
                 if self._audio is not None:
-                    self._encode_audio(final=True)
-                    self._mux(self._audio.encode(None))
-                self._mux(self._video.encode(None))
+                    self._guarded(lambda: self._encode_audio(final=True))
+                    self._guarded(lambda: self._mux(self._audio.encode(None)))
+                self._guarded(lambda: self._mux(self._video.encode(None)))
+                self._guarded(self._container.close)
+                self._file.close()
+                if self._file.error is not None:
+                    self._fail(self._file.error)
+                    raise self.error
             finally:
-                self._container.close()
-                atexit.unregister(self.close)
+                self._closed = True
+                atexit.unregister(self._close_at_exit)
+
+    def _close_at_exit(self) -> None:
+        """atexit's close: a failure is one line on stderr, not a traceback at exit."""
+        try:
+            self.close()
+        except Mp4WriteError as exc:
+            print(f"error: {exc}", file=sys.stderr)
 
     @property
     def closed(self) -> bool:
@@ -160,3 +270,57 @@ class Mp4Writer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def trim_to_complete_fragments(path: Path) -> float | None:
+    """Cut a fragmented MP4 back to its last complete fragment; seconds of video kept, or None
+    (and the file removed) when not even the header and one fragment made it to disk.
+
+    Only regular files are cut (a device like /dev/full has nothing to keep).
+    """
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
+    except OSError:
+        return None
+    end, seen_moov, fragments = 0, False, 0
+    with open(path, "rb") as fh:
+        size_on_disk = os.fstat(fh.fileno()).st_size
+        pos, pending_moof = 0, None
+        while pos + 8 <= size_on_disk:
+            fh.seek(pos)
+            size, kind = struct.unpack(">I4s", fh.read(8))
+            if size == 1:
+                size = struct.unpack(">Q", fh.read(8))[0]
+            if size < 8 or pos + size > size_on_disk:
+                break
+            if kind == b"moov":
+                seen_moov = True
+            if kind == b"moof":
+                pending_moof = pos
+            elif kind == b"mdat" and pending_moof is not None:
+                pending_moof, fragments = None, fragments + 1
+            pos += size
+            if pending_moof is None:
+                end = pos
+    if not seen_moov or fragments == 0:
+        os.unlink(path)
+        return None
+    os.truncate(path, end)
+    return _video_seconds(path)
+
+
+def _video_seconds(path: Path) -> float | None:
+    """End time of the last video packet (demuxing only, no decoding)."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            last = 0.0
+            for packet in container.demux(stream):
+                if packet.pts is not None and packet.duration is not None:
+                    last = max(last, float((packet.pts + packet.duration) * stream.time_base))
+            return last
+    except (av.error.FFmpegError, IndexError):
+        return None

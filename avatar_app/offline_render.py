@@ -17,6 +17,8 @@ from typing import Callable
 import numpy as np
 
 from avatar_app.option_checks import FPS_RANGE, check_range, check_view_options
+from avatar_app.output_paths import VIDEO_SUFFIXES, check_output_file
+from avatar_app.stop_signals import StopRequest
 from driver.motion import POSE_SIZES, MotionFrame
 from splat.errors import UserInputError
 
@@ -57,6 +59,7 @@ class RenderResult:
     elapsed_s: float
     motion_source: str
     backend: str
+    interrupted_by: int | None = None   # the stop signal that ended the render early
 
     @property
     def real_time_factor(self) -> float:
@@ -229,8 +232,15 @@ def build_retargeter(job: RenderJob, rig_data, say: Callable[[str], None]):
     return retargeter
 
 
-def render_clip(job: RenderJob, say: Callable[[str], None] = print) -> RenderResult:
-    """Do the whole render; raises UserInputError on bad input."""
+def render_clip(job: RenderJob, say: Callable[[str], None] = print,
+                stop: StopRequest | None = None) -> RenderResult:
+    """Do the whole render; raises UserInputError on bad input, Mp4WriteError when the file
+    cannot be written to the end (what was written is kept playable).
+
+    `stop` (installed by the caller with `stop_signals`): a stop signal before the first frame
+    raises `Interrupted`; once frames are being written it ends the loop between two frames,
+    the file is finalised and the result says how far it got (`interrupted_by`).
+    """
     from tqdm import tqdm
 
     from avatar_app.mp4_writer import Mp4Writer
@@ -242,8 +252,7 @@ def render_clip(job: RenderJob, say: Callable[[str], None] = print) -> RenderRes
 
     check_view_options(job.size, job.yaw, job.pitch, job.distance)
     check_range("--fps", job.fps, *FPS_RANGE)
-    if not job.out.parent.is_dir():
-        raise UserInputError(f"output folder does not exist: {job.out.parent}")
+    check_output_file(job.out, VIDEO_SUFFIXES)
     avatar_dir = job.avatar or DEFAULT_AVATAR
     if job.avatar is None and not (DEFAULT_AVATAR / "point_cloud.ply").is_file():
         raise UserInputError("default avatar missing; run python main.py assets")
@@ -271,9 +280,15 @@ def render_clip(job: RenderJob, say: Callable[[str], None] = print) -> RenderRes
     idle = IdleMotion(seed=job.seed, expr_names=motion_rig.expr_names) if job.idle else None
 
     n_frames = math.ceil(duration * job.fps - 1e-9)
+    if stop is not None:
+        stop.raise_now = False   # from here on a signal ends the loop between two frames
+    done, interrupted_by = 0, None
     with Mp4Writer(job.out, job.size, job.size, job.fps, SAMPLE_RATE) as writer:
         written = 0
         for k in tqdm(range(n_frames), desc="render", unit="frame", disable=not job.progress):
+            if stop is not None and stop.signum is not None:
+                interrupted_by = stop.signum
+                break
             t = k / job.fps
             # Audio up to the end of this frame, so the file's packets stay interleaved.
             upto = audio.size if k == n_frames - 1 else round((k + 1) / job.fps * SAMPLE_RATE)
@@ -288,6 +303,8 @@ def render_clip(job: RenderJob, say: Callable[[str], None] = print) -> RenderRes
             image, alpha = pipeline.render(params, camera, job.background)
             pipeline.check_visible(alpha, params, f"frame {k} (t={t:.2f} s)")
             writer.write_frame(image, t)
-    return RenderResult(frames=n_frames, duration_s=duration,
-                        elapsed_s=time.perf_counter() - start, motion_source=source,
-                        backend=pipeline.backend)
+            done = k + 1
+    return RenderResult(frames=done, duration_s=duration if interrupted_by is None
+                        else done / job.fps, elapsed_s=time.perf_counter() - start,
+                        motion_source=source, backend=pipeline.backend,
+                        interrupted_by=interrupted_by)

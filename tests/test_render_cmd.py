@@ -11,6 +11,7 @@ import soundfile
 from splat.avatar import GaussianAvatar, save_avatar
 from splat.rig import save_rig_data
 from tests.conftest import ROOT
+from tests.media_probe import decode_ends
 from tests.test_model import make_tiny_rig
 
 FPS = 30
@@ -51,11 +52,11 @@ def run_main(*args):
 def demux(path):
     with av.open(str(path)) as c:
         v, a = c.streams.video[0], c.streams.audio[0]
-        durs = float(v.duration * v.time_base), float(a.duration * a.time_base)
         names = v.codec_context.name, a.codec_context.name
     with av.open(str(path)) as c:
         frames = [f.to_ndarray(format="rgb24").astype(np.float32) for f in c.decode(video=0)]
-    return names, durs, frames
+    ends = decode_ends(path)   # fragmented MP4: the packets, not the duration fields
+    return names, (ends.video_end, ends.audio_end), frames
 
 
 def test_scripted_jaw_shows_in_the_mouth_at_the_right_frames(tmp_path, tiny_avatar):

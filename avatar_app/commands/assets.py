@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from avatar_app.output_paths import check_output_folder
 from splat.errors import UserInputError
 
 ASSETS_DIR = Path(__file__).resolve().parents[2] / "assets"
@@ -127,8 +128,7 @@ def run(args: argparse.Namespace) -> int:
             raise UserInputError(f"{len(problems)} asset file(s) do not match; run python main.py assets")
         print(f"assets match {args.out / MANIFEST_NAME} ({', '.join(names)})")
         return 0
-    if args.out.exists() and not args.out.is_dir():
-        raise UserInputError(f"--out must be a folder: {args.out}")
+    check_output_folder(args.out)
     sections = {}
     for name in names:
         start = time.perf_counter()

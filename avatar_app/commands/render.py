@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from avatar_app.commands.still import parse_background
@@ -53,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     if args.source_rig is not None and not args.retarget:
         raise UserInputError("--source-rig only makes sense with --retarget")
     from avatar_app.offline_render import RenderJob, render_clip
+    from avatar_app.stop_signals import Interrupted, StopRequest, signal_name, stop_signals
 
     job = RenderJob(audio=args.audio, out=args.out, avatar=args.avatar, flame=args.flame,
                     checkpoint=args.checkpoint, motion=args.motion, size=args.size,
@@ -61,7 +63,18 @@ def run(args: argparse.Namespace) -> int:
                     pitch=args.pitch, distance=args.distance, idle=not args.no_idle,
                     seed=args.seed, progress=not args.quiet, retarget=args.retarget,
                     source_rig=args.source_rig)
-    result = render_clip(job)
+    try:
+        with stop_signals(StopRequest()) as stop:
+            result = render_clip(job, stop=stop)
+    except Interrupted as exc:   # before the first frame: no file was started
+        print(f"interrupted by {signal_name(exc.signum)} before any frame was written",
+              file=sys.stderr)
+        return exc.exit_code
+    if result.interrupted_by is not None:
+        print(f"interrupted by {signal_name(result.interrupted_by)}: kept {args.out}, "
+              f"{result.frames} frames ({result.duration_s:.2f} s), a valid partial file",
+              file=sys.stderr)
+        return 128 + result.interrupted_by
     print(f"wrote {args.out}: {result.frames} frames, {result.duration_s:.2f} s of audio, "
           f"motion from {result.motion_source}, {result.backend} backend, "
           f"{result.elapsed_s:.1f} s (real-time factor {result.real_time_factor:.2f})")

@@ -87,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
     """Load, pose, frame, render and write the PNG; bad input ends in a UserInputError."""
     import cv2
 
+    from avatar_app.output_paths import IMAGE_SUFFIXES, check_output_file
     from splat.avatar import load_avatar, resolve_avatar_rig
     from splat.cameras import orbit_camera, preset_view
     from splat.pipeline import AvatarPipeline
@@ -94,8 +95,7 @@ def run(args: argparse.Namespace) -> int:
     check_view_options(args.size, args.yaw, args.pitch, args.distance)
     check_range("--jaw", args.jaw, *JAW_OPEN_RANGE_RAD, "radians")
     background = parse_background(args.background)
-    if not args.out.parent.is_dir():
-        raise UserInputError(f"output folder does not exist: {args.out.parent}")
+    check_output_file(args.out, IMAGE_SUFFIXES)
     avatar_dir = args.avatar
     if avatar_dir is None:
         if not (DEFAULT_AVATAR / "point_cloud.ply").is_file():
