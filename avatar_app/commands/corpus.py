@@ -35,6 +35,18 @@ def register(sub: argparse._SubParsersAction) -> None:
                              "phone) into the corpus as voice 'external' instead of synthesising")
     parser.add_argument("--aligned-split", choices=("train", "val", "test"), default="test",
                         help="split for --aligned utterances")
+    parser.add_argument("--acoustics", choices=("standard", "robust"), default="standard",
+                        help="training/validation audio: 'standard' microphone degradations, "
+                             "or 'robust' (long rooms, breaths, background noise, AGC, codecs, "
+                             "longer pauses); the test split is the same under both")
+    parser.add_argument("--degrade-test", type=Path, default=None, metavar="CORPUS",
+                        help="write a copy of CORPUS to --out whose test voices are re-rendered "
+                             "(see --degrade, --rt60), for `eval --corpus OUT --split test`")
+    parser.add_argument("--degrade", choices=("reverb", "robust"), default="reverb",
+                        help="for --degrade-test: a room of --rt60 with its whole tail, or "
+                             "the robust acoustics chain")
+    parser.add_argument("--rt60", type=float, default=2.0,
+                        help="for --degrade-test --degrade reverb: reverberation time (s)")
     parser.add_argument("--list-voices", action="store_true", help="print the voices and stop")
     parser.set_defaults(func=run)
 
@@ -44,6 +56,12 @@ def run(args: argparse.Namespace) -> int:
     from driver.corpus.splits import split_of_voice
     from driver.corpus.tts import available_voices
 
+    if args.degrade_test is not None:
+        from driver.corpus.degrade import degrade_split
+
+        count = degrade_split(args.degrade_test, args.out, args.degrade, args.rt60)
+        print(f"re-rendered {count} test utterances ({args.degrade}) into {args.out}")
+        return 0
     voices = available_voices()
     if args.list_voices:
         for voice in voices:
@@ -64,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
             raise UserInputError("no TTS voices found (install flite, espeak-ng or festival)")
         plan = make_plan(voices, args.per_voice, args.val_per_voice, args.test_per_voice,
                          args.rounds, args.seed)
-        made = generate(args.out, plan)
+        made = generate(args.out, plan, acoustics=args.acoustics)
         print(f"synthesised {made} utterances into {args.out}")
     if not args.skip_motion:
         from driver.corpus.motion_files import write_motion

@@ -5,6 +5,10 @@ Layout under the corpus folder (one line per utterance in `manifest-<voice>.json
   audio/<id>.clean.wav  the engine's clean audio (for on-the-fly augmentation or inspection)
   phones/<id>.tsv       start, end, ARPAbet phone (engine timings)
   motion/<id>.npy       rig parameters at 30 fps (written by `driver.corpus.motion_files`)
+With the "robust" acoustics profile (`driver.corpus.acoustics`), training and validation
+utterances are rendered through rooms, talker and background noises and devices, with longer
+pauses; their clean audio and phones then follow the edited timeline. Test utterances always
+get the standard chain, so the held-out split is the same under either profile.
 Rounds interleave all voices, so a corpus interrupted early is still balanced and usable, and
 a rerun skips utterances already on disk.
 """
@@ -19,11 +23,13 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
+from driver.corpus.acoustics import robust_augment
 from driver.corpus.augment import augment
 from driver.corpus.phones import write_tsv
 from driver.corpus.splits import split_of_voice
 from driver.corpus.text import LENGTH_WORDS, make_sentence
 from driver.corpus.tts import ESPEAK_VARIANTS, FIXED_F0_VOICES, SAMPLE_RATE, Synthesiser, Voice
+from splat.errors import UserInputError
 
 
 @dataclass(frozen=True)
@@ -95,36 +101,54 @@ def _voice_base_id(spec: UtteranceSpec) -> str:
     return Voice(spec.voice.engine, spec.voice.name.split("+")[0]).id
 
 
-def synthesise(spec: UtteranceSpec, out: Path, synth: Synthesiser) -> dict:
+ACOUSTICS = ("standard", "robust")
+ROBUST_STREAM = 1   # the robust chain's generator: np.random.default_rng([seed, ROBUST_STREAM])
+
+
+def synthesise(spec: UtteranceSpec, out: Path, synth: Synthesiser,
+               acoustics: str = "standard") -> dict:
     """Synthesise, augment and store one utterance; returns its manifest record."""
     speech = synth.speak(spec.voice, spec.text, spec.rate, spec.pitch)
     clean = speech.audio / max(1e-3, float(np.max(np.abs(speech.audio)))) * 0.7
+    phones = speech.phones
     steps: list[str] = []
     heard = clean
-    if spec.augment:
+    robust = acoustics == "robust" and spec.split != "test"
+    if spec.augment and robust:
+        rendering = robust_augment(clean, phones, np.random.default_rng([spec.seed, ROBUST_STREAM]))
+        heard, clean, phones, steps = rendering.audio, rendering.dry, rendering.phones, rendering.steps
+    elif spec.augment:
         heard, info = augment(clean, np.random.default_rng(spec.seed))
         steps = info.steps
     sf.write(out / "audio" / f"{spec.id}.wav", heard, SAMPLE_RATE, subtype="PCM_16")
     sf.write(out / "audio" / f"{spec.id}.clean.wav", clean, SAMPLE_RATE, subtype="PCM_16")
-    write_tsv(speech.phones, out / "phones" / f"{spec.id}.tsv")
+    write_tsv(phones, out / "phones" / f"{spec.id}.tsv")
     record = asdict(spec)
     record.update(voice=_voice_base_id(spec), engine=spec.voice.engine,
                   engine_voice=spec.voice.name, duration=len(clean) / SAMPLE_RATE,
                   augmentation=steps)
+    if robust:
+        record["acoustics"] = acoustics
     return record
 
 
-def generate(out: Path, plan: list[list[UtteranceSpec]], progress: bool = True) -> int:
+def generate(out: Path, plan: list[list[UtteranceSpec]], progress: bool = True,
+             acoustics: str = "standard") -> int:
     """Synthesise every planned utterance not already in a manifest; returns how many were made."""
     for sub in ("audio", "phones", "motion"):
         (out / sub).mkdir(parents=True, exist_ok=True)
-    done = {json.loads(line)["id"] for path in out.glob("manifest-*.jsonl")
-            for line in path.read_text().splitlines() if line.strip()}
+    records = [json.loads(line) for path in out.glob("manifest-*.jsonl")
+               for line in path.read_text().splitlines() if line.strip()]
+    mixed = {r.get("acoustics", "standard") for r in records if r["split"] != "test"} - {acoustics}
+    if mixed:
+        raise UserInputError(f"{out} holds {sorted(mixed)[0]!r} utterances; build the "
+                             f"{acoustics!r} profile into another --out folder")
+    done = {r["id"] for r in records}
     todo = [spec for shard in plan for spec in shard if spec.id not in done]
     synth = Synthesiser()
     made = 0
     for spec in tqdm(todo, desc="corpus", unit="utt", disable=not progress):
-        record = synthesise(spec, out, synth)
+        record = synthesise(spec, out, synth, acoustics)
         with open(out / f"manifest-{record['voice']}.jsonl", "a") as manifest:
             manifest.write(json.dumps(record) + "\n")
         made += 1
