@@ -7,6 +7,7 @@ model file has no reason to hold (a pickle can run code; we only load files the 
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import pickle
 from pathlib import Path
@@ -122,19 +123,20 @@ def load_flame_pickle(path: str | Path) -> RigData:
     J_regressor = arrays["J_regressor"].astype(np.float32)
     weights = arrays["weights"].astype(np.float32)
     faces = arrays["f"].astype(np.int64)
-    masks = load_flame_masks(path.parent / MASKS_FILE, V)
-    if masks is None:
-        masks = geometric_masks(v_template, weights, J_regressor)
     version = "flame2023" if "2023" in path.name else "flame2020"
-    return RigData(
+    rig = RigData(   # checks the arrays against each other before the masks use them
         v_template=v_template, faces=faces, shapedirs=shapedirs, n_shape=n_shape, n_expr=n_expr,
         posedirs=arrays["posedirs"].astype(np.float32).reshape(V, 3, -1),
         J_regressor=J_regressor, weights=weights,
         kintree_table=arrays["kintree_table"].astype(np.int64),
         expr_names=[f"expr_{i:03d}" for i in range(n_expr)],
         shape_names=[f"shape_{i:03d}" for i in range(n_shape)],
-        masks=masks, rig_id=version,
+        rig_id=version,
     )
+    masks = load_flame_masks(path.parent / MASKS_FILE, V)
+    if masks is None:
+        masks = geometric_masks(rig.v_template, rig.weights, rig.J_regressor)
+    return dataclasses.replace(rig, masks=masks)
 
 
 def _numeric_arrays(path: Path, d: dict[str, Any]) -> dict[str, np.ndarray]:
