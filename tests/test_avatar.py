@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from plyfile import PlyData, PlyElement
 
-from splat.avatar import (GaussianAvatar, check_avatar_against_rig, load_avatar, read_ply,
-                          resolve_avatar_rig, save_avatar, write_ply)
+from splat.avatar import (GaussianAvatar, check_avatar_against_rig, load_avatar,
+                          load_flame_param, read_ply, resolve_avatar_rig, save_avatar, write_ply)
 from splat.errors import UserInputError
 from splat.rig import save_rig_data
 from tests.test_rig_fakes import fake_flame_dict, fake_rig_data, write_plain_pickle
@@ -146,3 +146,33 @@ def test_resolve_avatar_rig(tmp_path):
     plain = tmp_path / "plain"
     save_avatar(make_avatar(bound=False), plain)
     assert resolve_avatar_rig(plain) is None
+
+
+def test_degenerate_gaussians_are_dropped_with_a_warning(tmp_path):
+    """A few diverged Gaussians (zero quaternion, enormous scale) are removed, saying how many;
+    the rest, and their bindings, stay in order."""
+    avatar = make_avatar(n=10)
+    avatar.quats[2] = 0.0
+    avatar.log_scales[7, 1] = 50.0
+    write_ply(avatar, tmp_path / "a.ply")
+    with pytest.warns(UserWarning, match=r"dropped 2 of 10 degenerate Gaussians \(1 with an "
+                                         r"all-zero rotation, 1 with a log-scale above 12\)"):
+        back = read_ply(tmp_path / "a.ply")
+    keep = np.setdiff1d(np.arange(10), [2, 7])
+    assert np.array_equal(back.xyz, avatar.xyz[keep])
+    assert np.array_equal(back.binding, avatar.binding[keep])
+    avatar.quats[:] = 0.0
+    write_ply(avatar, tmp_path / "b.ply")
+    with pytest.raises(UserInputError, match="every Gaussian is degenerate"):
+        read_ply(tmp_path / "b.ply")
+
+
+def test_flame_param_values_beyond_plausible_are_refused(tmp_path):
+    np.savez(tmp_path / "fp.npz", static_offset=np.full((1, 4, 3), 2.0), expr=np.zeros((3, 2)))
+    with pytest.raises(UserInputError, match="static_offset holds 2, beyond the plausible"):
+        load_flame_param(tmp_path / "fp.npz")
+    np.savez(tmp_path / "fp.npz", translation=np.full((3, 3), 1e6))
+    with pytest.raises(UserInputError, match="translation holds 1e\\+06"):
+        load_flame_param(tmp_path / "fp.npz")
+    np.savez(tmp_path / "fp.npz", static_offset=np.full((1, 4, 3), 0.003))
+    assert load_flame_param(tmp_path / "fp.npz")["static_offset"].max() == pytest.approx(0.003)

@@ -100,3 +100,21 @@ def test_speech_rig_is_exact_on_its_vertices(tiny) -> None:
     lips_full = full[:, rig.masks["lips"]]
     lips_sub = part[:, sub.masks["lips"]]
     assert torch.allclose(lips_full, lips_sub, atol=1e-7)
+
+
+def test_resume_never_runs_a_crafted_trainer_state(tiny, tmp_path) -> None:
+    """trainer_state.pt is read weights-only: a payload in it is refused before training."""
+    import os
+
+    class Payload:
+        def __reduce__(self):
+            return os.system, (f"touch {tmp_path / 'marker'}",)
+
+    root, corpus, rig = tiny
+    run = dict(out=tmp_path / "run", steps=2, val_every=100)
+    train_regressor(_config(root, corpus, rig, **run))
+    state = torch.load(tmp_path / "run" / "trainer_state.pt", weights_only=True)
+    torch.save({**state, "extra": Payload()}, tmp_path / "run" / "trainer_state.pt")
+    with pytest.raises(UserInputError, match="not a trainer state that loads safely"):
+        train_regressor(_config(root, corpus, rig, resume=True, **{**run, "steps": 3}))
+    assert not (tmp_path / "marker").exists()
