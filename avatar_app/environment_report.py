@@ -8,7 +8,9 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import platform
+import re
 import shutil
+import subprocess
 from pathlib import Path
 
 
@@ -43,30 +45,48 @@ def nvcc_path() -> str | None:
     return shutil.which("nvcc")
 
 
-def gsplat_build_dir() -> Path | None:
-    """Where torch's JIT puts gsplat's kernels (under TORCH_EXTENSIONS_DIR), if torch can say."""
+def nvcc_cuda_version(nvcc: str) -> str | None:
+    """The CUDA release nvcc reports ("12.4"), or None when it cannot be run or parsed."""
     try:
-        from torch.utils.cpp_extension import _get_build_directory
-
-        return Path(_get_build_directory("gsplat_cuda", verbose=False))
-    except Exception:  # private torch helper: its absence only means we cannot tell
+        out = subprocess.run([nvcc, "--version"], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
         return None
+    found = re.search(r"release (\d+\.\d+)", out)
+    return found.group(1) if found else None
 
 
-def gsplat_built() -> bool:
-    build_dir = gsplat_build_dir()
-    return bool(build_dir and any(build_dir.glob("gsplat_cuda.*")))
+def cuda_version_mismatch(nvcc_version: str | None, torch_cuda: str | None) -> str | None:
+    """Why a build with this nvcc would not fit this torch (major versions differ), or None."""
+    if not nvcc_version or not torch_cuda:
+        return None
+    if nvcc_version.split(".")[0] != torch_cuda.split(".")[0]:
+        return (f"nvcc is CUDA {nvcc_version} but torch was built for CUDA {torch_cuda}: "
+                f"gsplat's build needs matching major versions (install the CUDA {torch_cuda.split('.')[0]}.x "
+                "toolkit or the torch build for your toolkit)")
+    return None
 
 
 def gsplat_summary() -> list[tuple[str, str]]:
+    import torch
+
+    from splat.render.gsplat_backend import BUILD_COMMAND, gsplat_build_dir, gsplat_kernels_built
+
     if _version("gsplat") == "not installed":
         return [("gsplat kernels", "gsplat not installed (CUDA machines: ./run.sh installs it)")]
     nvcc = nvcc_path()
-    state = "built" if gsplat_built() else "not built yet (python main.py doctor --build-gsplat)"
-    return [
-        ("nvcc", nvcc or "not found (needed once to build gsplat's kernels)"),
-        ("gsplat kernels", f"{state}; cache: {gsplat_build_dir()}"),
-    ]
+    rows = []
+    if nvcc:
+        version = nvcc_cuda_version(nvcc)
+        rows.append(("nvcc", f"{nvcc} (CUDA {version or 'version unknown'}; torch built for "
+                             f"{torch.version.cuda or 'no CUDA'})"))
+        mismatch = cuda_version_mismatch(version, torch.version.cuda)
+        if mismatch:
+            rows.append(("warning", mismatch))
+    else:
+        rows.append(("nvcc", "not found (needed once to build gsplat's kernels)"))
+    state = "built" if gsplat_kernels_built() else f"not built yet ({BUILD_COMMAND})"
+    rows.append(("gsplat kernels", f"{state}; cache: {gsplat_build_dir()}"))
+    return rows
 
 
 def audio_summary() -> list[tuple[str, str]]:

@@ -16,6 +16,7 @@ import torch
 
 from driver.audio import SAMPLE_RATE
 from driver.checkpoint import read_checkpoint_info
+from driver.devices import resolve_device
 from driver.frontends import LogMelFrontEnd, Wav2Vec2FrontEnd, build_frontend, tiny_wav2vec2_config
 from driver.model import Learn2TalkRegressor, RegressorConfig
 from driver.streaming import StreamingEngine
@@ -73,7 +74,7 @@ def bench_stream(front_end: str = "logmel", seconds: float = 10.0, warmup_hops: 
     `threads` (default 1, as the live driver worker should run): per-hop work is a few small
     ops, and OpenMP threads spinning on a busy CPU cost far more than they save.
     """
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = str(resolve_device(device or "auto"))
     before = torch.get_num_threads()
     if threads:
         torch.set_num_threads(threads)
@@ -93,8 +94,8 @@ def _run(front_end: str, seconds: float, warmup_hops: int, device: str, seed: in
     for i in range(n_hops):
         start = time.perf_counter()
         engine.push(audio[edges[i]:edges[i + 1]], edges[i] / SAMPLE_RATE)
-        if device == "cuda":
-            torch.cuda.synchronize()
+        if engine.device.type == "cuda":
+            torch.cuda.synchronize(engine.device)
         times.append((time.perf_counter() - start) * 1000.0)
     ms = np.array(times[warmup_hops:])
     return StreamBench(front_end=front_end, device=device, hops=len(ms),

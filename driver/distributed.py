@@ -28,11 +28,9 @@ def init() -> tuple[int, int]:
 
 def device_for(name: str, rank: int) -> torch.device:
     """`--device` resolved; "auto" is this rank's GPU (LOCAL_RANK) when CUDA is visible."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank)))
-        return torch.device("cpu")
-    return torch.device(name)
+    from driver.devices import resolve_device
+
+    return resolve_device(name, default_index=int(os.environ.get("LOCAL_RANK", rank)))
 
 
 def _active() -> bool:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import threading
 import time
@@ -34,13 +35,20 @@ def build_gsplat(max_jobs: int | None) -> float:
     """Trigger gsplat's JIT build with a visible elapsed-time line; returns seconds taken."""
     import torch
 
-    from avatar_app.environment_report import gsplat_build_dir, nvcc_path
+    from avatar_app.environment_report import cuda_version_mismatch, nvcc_cuda_version, nvcc_path
+    from splat.render.gsplat_backend import gsplat_build_dir
 
     if not torch.cuda.is_available():
         raise UserInputError("no CUDA GPU visible to torch: gsplat's kernels cannot be built here "
                              "(the CPU renderer needs no build)")
-    if not nvcc_path():
+    if importlib.util.find_spec("gsplat") is None:
+        raise UserInputError("gsplat is not installed: pip install 'gsplat==1.5.3' (./run.sh does on CUDA machines)")
+    nvcc = nvcc_path()
+    if not nvcc:
         raise UserInputError("nvcc not found: install the CUDA toolkit (or set CUDA_HOME) to build gsplat")
+    mismatch = cuda_version_mismatch(nvcc_cuda_version(nvcc), torch.version.cuda)
+    if mismatch:
+        raise UserInputError(mismatch)
     os.environ["MAX_JOBS"] = str(max_jobs or _default_max_jobs())
     print(f"building gsplat CUDA kernels with MAX_JOBS={os.environ['MAX_JOBS']} into {gsplat_build_dir()}")
     done = threading.Event()
@@ -53,8 +61,11 @@ def build_gsplat(max_jobs: int | None) -> float:
     threading.Thread(target=tick, daemon=True).start()
     try:
         from gsplat.cuda._backend import _C
-    except ImportError as exc:
-        raise UserInputError(f"gsplat is not installed or failed to import: {exc}") from exc
+    except (ImportError, OSError, RuntimeError) as exc:
+        # torch's JIT raises RuntimeError("Error building extension ...") with nvcc's log above it.
+        lines = str(exc).strip().splitlines() or [type(exc).__name__]
+        raise UserInputError(f"gsplat's kernel build failed after {time.perf_counter() - start:.0f} s: "
+                             f"{lines[0]} (compiler output above; retry with --max-jobs 1 if memory ran out)") from exc
     finally:
         done.set()
     if _C is None:

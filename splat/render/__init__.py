@@ -5,6 +5,7 @@ alpha (H,W) float32) as host numpy arrays whichever backend ran, so callers neve
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
 import numpy as np
@@ -17,16 +18,35 @@ BACKENDS = ("cpu", "gsplat")
 
 
 def available_backends() -> list[str]:
-    """Backends usable on this machine; "gsplat" only with CUDA and gsplat importable."""
+    """Backends usable on this machine; "gsplat" only with CUDA and its compiled kernels loaded."""
     from splat.render.gsplat_backend import gsplat_usable
 
     return ["gsplat", "cpu"] if gsplat_usable() else ["cpu"]
 
 
+_fallback_said = False
+
+
+def _auto_backend() -> str:
+    """gsplat where it can run; otherwise the CPU, with one line why when a GPU sits unused."""
+    global _fallback_said
+    import torch
+
+    from splat.render.gsplat_backend import gsplat_unusable_reason
+
+    reason = gsplat_unusable_reason()
+    if reason is None:
+        return "gsplat"
+    if torch.cuda.is_available() and not _fallback_said:
+        print(f"note: rendering on the CPU: the gsplat backend needs {reason}", file=sys.stderr, flush=True)
+        _fallback_said = True
+    return "cpu"
+
+
 def resolve_backend(backend: str = "auto") -> str:
     """Map "auto" to the best available backend; refuse unknown or unusable names clearly."""
     if backend == "auto":
-        return available_backends()[0]
+        return _auto_backend()
     if backend not in BACKENDS:
         raise UserInputError(f"unknown render backend {backend!r}; choose one of auto, {', '.join(BACKENDS)}")
     if backend == "gsplat":

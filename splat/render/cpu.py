@@ -45,6 +45,19 @@ def _interleaved_tiles(n_tiles: int) -> np.ndarray:
     return np.concatenate([np.arange(r, n_tiles, n_threads, dtype=np.int32) for r in range(n_threads)])
 
 
+def depth_order(depth: np.ndarray) -> np.ndarray:
+    """Front-to-back order that keeps index order among equal depths, as gsplat's radix sort does.
+
+    Mirrored Gaussians seen head-on tie exactly; an unstable sort layers them differently from
+    frame to frame and from gsplat. Sorting one unique 64-bit key (depth bits, then index) is
+    stable and measured 1.4x faster than numpy's stable argsort on 56k depths. Depths here are
+    positive (beyond the near plane), where float32 bit patterns order like the values.
+    """
+    index = np.arange(depth.shape[0], dtype=np.uint64)
+    keys = (np.ascontiguousarray(depth, np.float32).view(np.uint32).astype(np.uint64) << np.uint64(32)) | index
+    return (np.sort(keys) & np.uint64(0xFFFFFFFF)).astype(np.intp)
+
+
 def render_cpu(
     gaussians: WorldGaussians,
     camera: Camera,
@@ -78,7 +91,7 @@ def _render_locked(
     )
     t1 = time.perf_counter()
     visible = np.flatnonzero(splats[:, SPLAT_EXTENT_X] > 0.0)
-    ordered = splats[visible[np.argsort(depth[visible])]]
+    ordered = splats[visible[depth_order(depth[visible])]]
     tiles_x, tiles_y = -(-width // TILE), -(-height // TILE)
     offsets, ids = bin_splats(ordered, tiles_x, tiles_y)
     t2 = time.perf_counter()
