@@ -321,3 +321,57 @@ class AudioInput(RingSource):
     @property
     def running(self) -> bool:
         return self._stream is not None and not self.lost
+
+
+class DeviceOpener:
+    """Start an audio source (`source.start()`) on a worker thread so the window never waits.
+
+    PortAudio calls into the sound server; a frozen server (a stopped PulseAudio, a hung
+    Bluetooth headset) blocks them for many seconds. The window polls `poll()` every frame and
+    gives up after `timeout` seconds with a message; a source that opens after it was given up
+    is stopped again on its own thread, so nothing keeps the device.
+    """
+
+    def __init__(self, source, timeout: float = 2.0) -> None:
+        self.source = source
+        self.timeout = timeout
+        self.error = ""
+        self._done = threading.Event()
+        self._abandoned = False
+        self._lock = threading.Lock()
+        self._started = time.monotonic()
+        threading.Thread(target=self._open, name="audio-open", daemon=True).start()
+
+    def _open(self) -> None:
+        try:
+            self.source.start()
+        except UserInputError as exc:
+            self.error = str(exc)
+        except Exception as exc:  # PortAudioError and kin from a broken audio system
+            self.error = f"cannot open the audio device ({type(exc).__name__}: {exc})"
+        with self._lock:
+            self._done.set()
+            abandoned = self._abandoned
+        if abandoned and not self.error:
+            self.source.stop()
+
+    def poll(self) -> str | None:
+        """None while opening; "" once open; otherwise the message to show (failure, timeout)."""
+        if self._done.is_set():
+            return self.error
+        if time.monotonic() - self._started < self.timeout:
+            return None
+        with self._lock:
+            if self._done.is_set():
+                return self.error
+            self._abandoned = True
+        return (f"the sound server did not answer within {self.timeout:g} s; audio not started "
+                "(is PulseAudio/PipeWire running?)")
+
+    def abandon(self) -> None:
+        """Nobody wants the source any more: stop it now or as soon as it has opened."""
+        with self._lock:
+            self._abandoned = True
+            opened = self._done.is_set() and not self.error
+        if opened:
+            self.source.stop()

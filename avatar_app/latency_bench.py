@@ -1,13 +1,19 @@
-"""End-to-end latency for `main.py bench e2e`: audio sample captured → frame ready.
+"""The live path run headless: `main.py bench e2e` (latency) and `main.py bench soak` (memory, A/V).
 
-Runs the live path headless: a speech file is fed in real time by the file source's pacing
-clock (stamped like a microphone), the driver worker and the render worker run exactly as in the
-window, and a 60 Hz consumer stands in for the GUI thread, taking each finished image and
-recording (time taken − capture time of its audio). Reports median and p95.
+A speech file is fed in real time by the file source's pacing clock (stamped like a
+microphone), the driver worker and the render worker run exactly as in the window, and a 60 Hz
+consumer stands in for the GUI thread, taking each finished image:
+- e2e records (time taken − capture time of its audio) per image; reports median and p95;
+- soak also records the whole run through the window's Recorder and samples the process RSS,
+  then demuxes the recording back to report how far audio and picture ended apart (drift) and
+  how much memory grew after the warm-up. The file is streamed from disk and looped, so a run
+  of any length holds only a second of audio.
 """
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +21,11 @@ import numpy as np
 from avatar_app.audio_out import FilePlayer
 from avatar_app.gui.orbit import OrbitView
 from avatar_app.live_session import LiveSession, load_engine, load_scene, make_idle
+from avatar_app.mp4_writer import read_back
+from splat.errors import UserInputError
 
 ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_AUDIO = ROOT / "assets" / "demo_speech.wav"
 
 
 def _engine(checkpoint: str | None, rig):
@@ -31,17 +40,23 @@ def _engine(checkpoint: str | None, rig):
     return StreamingEngine(model, rig, lookahead_ms=100.0), "untrained default architecture"
 
 
-def bench_e2e(audio: str | None = None, avatar: str | None = None, checkpoint: str | None = None,
-              backend: str = "auto", size: int = 512, seconds: float = 8.0) -> dict:
-    """Run the live path on a file for `seconds`; returns latency and frame-rate figures."""
-    from driver.audio import load_audio
+@dataclass
+class LiveRun:
+    """A running headless live session fed by a looped, paced file."""
 
+    session: LiveSession
+    player: FilePlayer
+    backend: str
+    model: str
+
+
+def start_live_run(audio: str | None, avatar: str | None, checkpoint: str | None,
+                   backend: str, size: int, seconds: float) -> LiveRun:
     avatar = avatar or str(ROOT / "assets" / "default_avatar")
     default_model = ROOT / "assets" / "default_model"
     if checkpoint is None and (default_model / "config.json").is_file():
         checkpoint = str(default_model)
-    audio = audio or str(ROOT / "assets" / "demo_speech.wav")
-    samples = load_audio(audio)
+    player = FilePlayer(audio or DEFAULT_AUDIO, speakers=False, seconds=seconds)
     scene = load_scene(avatar, None, backend)
     engine, model_name = _engine(checkpoint, scene.rig)
     view = OrbitView()
@@ -51,28 +66,93 @@ def bench_e2e(audio: str | None = None, avatar: str | None = None, checkpoint: s
     session.set_options(size=size)
     session.set_scene(scene)
     session.set_engine(engine)
-    reps = int(np.ceil(seconds * 16000 / max(len(samples), 1)))
-    player = FilePlayer(np.tile(samples, max(reps, 1))[: int(seconds * 16000)], speakers=False)
-    player.start()
-    session.start_source(player)
-    shown = 0
+    return LiveRun(session, player, scene.pipeline.backend, model_name)
+
+
+def consume(run: LiveRun, seconds: float, every: Callable[[float], None] | None = None) -> int:
+    """Stand in for the GUI thread until the file ends; returns the number of images shown.
+    `every(elapsed)` is called once per second (the soak samples memory there)."""
+    run.player.start()
+    run.session.start_source(run.player)
+    shown, start, next_tick = 0, time.monotonic(), 0.0
+    while not run.player.finished and time.monotonic() - start < seconds + 5:
+        frame = run.session.take_frame()
+        if frame is not None:
+            run.session.mark_shown(frame, time.monotonic())
+            shown += 1
+        elapsed = time.monotonic() - start
+        if every is not None and elapsed >= next_tick:
+            every(elapsed)
+            next_tick += 1.0
+        time.sleep(1 / 60)
+    return shown
+
+
+def bench_e2e(audio: str | None = None, avatar: str | None = None, checkpoint: str | None = None,
+              backend: str = "auto", size: int = 512, seconds: float = 8.0) -> dict:
+    """Run the live path on a file for `seconds`; returns latency and frame-rate figures."""
+    run = start_live_run(audio, avatar, checkpoint, backend, size, seconds)
     start = time.monotonic()
     try:
-        while not player.finished and time.monotonic() - start < seconds + 5:
-            frame = session.take_frame()
-            if frame is not None:
-                session.mark_shown(frame, time.monotonic())
-                shown += 1
-            time.sleep(1 / 60)
-        infer_ms = session.infer_ms
+        shown = consume(run, seconds)
+        infer_ms = run.session.infer_ms
     finally:
-        session.close()
+        run.session.close()
     elapsed = time.monotonic() - start
-    lat = session.latency.values()
+    lat = run.session.latency.values()
     return {
-        "frames": shown, "render_fps": shown / elapsed, "backend": scene.pipeline.backend,
-        "size": size, "model": model_name, "infer_ms_per_frame": infer_ms,
+        "frames": shown, "render_fps": shown / elapsed, "backend": run.backend,
+        "size": size, "model": run.model, "infer_ms_per_frame": infer_ms,
         "latency_median_ms": float(np.median(lat)) if len(lat) else None,
         "latency_p95_ms": float(np.percentile(lat, 95)) if len(lat) else None,
         "latency_samples": int(len(lat)),
+    }
+
+
+def rss_mb() -> float:
+    """Resident memory of this process (Linux /proc), MB."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    raise UserInputError("bench soak reads memory from /proc/self/status (Linux only)")
+
+
+def bench_soak(out: Path, minutes: float, audio: str | None = None, avatar: str | None = None,
+               checkpoint: str | None = None, backend: str = "auto", size: int = 256,
+               warmup_s: float = 10.0, say: Callable[[str], None] = print) -> dict:
+    """Live path with recording for `minutes`; RSS growth after `warmup_s` and the recording's
+    A/V drift. `out` is the recording (kept, so it can be watched)."""
+    seconds = minutes * 60.0
+    run = start_live_run(audio, avatar, checkpoint, backend, size, seconds)
+    run.session.start_recording(str(out))
+    samples: list[tuple[float, float]] = []
+
+    def sample(elapsed: float) -> None:
+        samples.append((elapsed, rss_mb()))
+        if int(elapsed) % 60 == 0 and elapsed >= 1:
+            say(f"  {elapsed / 60:.0f} min: RSS {samples[-1][1]:.0f} MB")
+
+    start = time.monotonic()
+    try:
+        shown = consume(run, seconds, sample)
+        recorder = run.session.recorder
+    finally:
+        run.session.close()
+    elapsed = time.monotonic() - start
+    if recorder is not None and recorder.error:
+        raise UserInputError(f"soak recording failed: {recorder.error}")
+    after = [mb for t, mb in samples if t >= warmup_s] or [samples[-1][1]]
+    ends = read_back(out)
+    return {
+        "seconds": elapsed, "frames_shown": shown, "backend": run.backend, "size": size,
+        "model": run.model, "rss_start_mb": samples[0][1], "rss_after_warmup_mb": after[0],
+        "rss_end_mb": samples[-1][1], "rss_peak_mb": max(mb for _t, mb in samples),
+        "rss_growth_mb": samples[-1][1] - after[0], "warmup_s": warmup_s,
+        "recording": str(out), "recorded_frames": ends.video_frames,
+        "video_end_s": ends.video_end, "audio_end_s": ends.audio_end,
+        "drift_ms": ends.drift * 1000.0,
     }

@@ -15,16 +15,21 @@ Latency is measured, not estimated: every image carries the capture time of its 
 """
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Callable, Protocol
 
 import numpy as np
 
 from avatar_app.audio_in import SAMPLE_RATE, AudioChunk
+from avatar_app.mp4_writer import Mp4WriteError
 from driver.motion import MotionFrame
+from splat.errors import UserInputError
 
 FPS = 30
 STALE_S = 0.25  # motion older than this (relative to the wanted time) means "no speech input"
@@ -354,6 +359,9 @@ class Recorder:
     render under load would otherwise leave the file's first fraction of a second without a
     picture) so they start together. Called from the render worker (frames), the driver worker
     (audio) and the GUI thread or a signal handler (close), hence the lock.
+
+    A write error (disk full) must not kill the render worker: the writer keeps what is
+    complete, the recorder closes itself and `error` holds the message for the window.
     """
 
     def __init__(self, path: str, size: int, fps: int = FPS) -> None:
@@ -368,6 +376,7 @@ class Recorder:
         self._last_video = -1.0
         self.frames = 0
         self.closed = False
+        self.error = ""
 
     def add_audio(self, chunk: AudioChunk) -> None:
         with self._lock:
@@ -385,13 +394,16 @@ class Recorder:
 
                 rgb = cv2.resize(rgb, (self.size, self.size), interpolation=cv2.INTER_AREA)
             image = (rgb * 255.0 + 0.5).astype(np.uint8)
-            if self.frames == 0 and t > 0:   # a picture from 0 s, where the audio starts
-                self._writer.write_frame(image, 0.0)
+            try:
+                if self.frames == 0 and t > 0:   # a picture from 0 s, where the audio starts
+                    self._writer.write_frame(image, 0.0)
+                    self.frames += 1
+                self._writer.write_frame(image, t)
+                self._last_video = t
                 self.frames += 1
-            self._writer.write_frame(image, t)
-            self._last_video = t
-            self.frames += 1
-            self._flush_audio(self._last_video + 1.0 / FPS)
+                self._flush_audio(self._last_video + 1.0 / FPS)
+            except Mp4WriteError as exc:
+                self.error, self.closed = str(exc), True
 
     def _flush_audio(self, until: float) -> None:
         while self._audio:
@@ -415,12 +427,20 @@ class Recorder:
                 self._writer.write_audio(samples, t0)
 
     def close(self) -> str:
-        """Finalise the file (idempotent); returns its path."""
+        """Finalise the file (idempotent); returns its path (check `error` for a failure)."""
         with self._lock:
             if not self.closed:
                 self.closed = True
-                self._writer.close()
+                try:
+                    self._writer.close()
+                except Mp4WriteError as exc:
+                    self.error = str(exc)
         return self.path
+
+    @property
+    def seconds(self) -> float:
+        """Length of the recorded picture so far."""
+        return max(self._last_video, 0.0) + (1.0 / FPS if self.frames else 0.0)
 
 
 class LiveSession:
@@ -527,16 +547,49 @@ class LiveSession:
         self.renderer.join(timeout=5.0)
 
 
+class LoadFailure(UserInputError):
+    """A failed load, worded for a person and naming the file at fault (avatar, FLAME model,
+    checkpoint or renderer), never a bare exception text."""
+
+
+@contextmanager
+def blame(what: str, path: object, otherwise: str = "") -> Iterator[None]:
+    """Turn any failure inside the block into a LoadFailure that names `what` and `path`.
+
+    Messages written for users (UserInputError) are kept; OS errors become their reason; any
+    other exception means the file is damaged or of another kind, which is what a person needs
+    to hear (or `otherwise`; the exception itself goes to stderr for whoever debugs it).
+    """
+    try:
+        yield
+    except LoadFailure:
+        raise
+    except UserInputError as exc:
+        text = str(exc)
+        raise LoadFailure(text if str(path) in text else f"{what} {path}: {text}") from None
+    except OSError as exc:
+        raise LoadFailure(f"cannot read the {what} {path}: {exc.strerror or 'unreadable'}") from None
+    except Exception as exc:  # a malformed file must not take the window down
+        print(f"load of {what} {path} failed: {exc!r}", file=sys.stderr)
+        raise LoadFailure(otherwise or f"the {what} {path} could not be loaded: it is damaged "
+                          f"or not a {what}") from None
+
+
 def load_scene(avatar_dir: str, flame: str | None, backend: str) -> Scene:
-    """Load an avatar and build its pipeline (slow: call off the GUI thread)."""
+    """Load an avatar and build its pipeline (slow: call off the GUI thread); a failure is a
+    LoadFailure blaming the avatar, the FLAME model or the renderer, whichever failed."""
     from pathlib import Path
 
     from splat.avatar import load_avatar, resolve_avatar_rig
     from splat.pipeline import AvatarPipeline
 
-    avatar = load_avatar(avatar_dir)
-    rig = resolve_avatar_rig(avatar_dir, flame or None, avatar=avatar)
-    pipeline = AvatarPipeline(avatar, rig, backend=backend)
+    with blame("avatar", avatar_dir):
+        avatar = load_avatar(avatar_dir)
+    with blame("FLAME model", flame) if flame else blame("avatar", avatar_dir):
+        rig = resolve_avatar_rig(avatar_dir, flame or None, avatar=avatar)
+    with blame(f"{backend} renderer for", avatar_dir,
+               f"the {backend} renderer could not start for the avatar {avatar_dir}"):
+        pipeline = AvatarPipeline(avatar, rig, backend=backend)
     return Scene(pipeline, rig.n_expr if rig is not None else 0, Path(avatar_dir).name, rig)
 
 
@@ -545,8 +598,14 @@ def load_engine(checkpoint: str, rig) -> tuple[MotionEngine, str]:
 
     A checkpoint trained for another rig (the embedded model on a user's FLAME avatar) keeps
     driving its own rig and its frames are retargeted; the note says so, with the transfer
-    quality, because in the window there is no `--retarget` flag to ask for it.
+    quality, because in the window there is no `--retarget` flag to ask for it. A failure is a
+    LoadFailure blaming the checkpoint.
     """
+    with blame("checkpoint", checkpoint):
+        return _load_engine(checkpoint, rig)
+
+
+def _load_engine(checkpoint: str, rig) -> tuple[MotionEngine, str]:
     from pathlib import Path
 
     from driver.checkpoint import load_checkpoint, read_checkpoint_info

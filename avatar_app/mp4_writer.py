@@ -26,6 +26,7 @@ import stat
 import struct
 import sys
 import threading
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -311,16 +312,54 @@ def trim_to_complete_fragments(path: Path) -> float | None:
 
 
 def _video_seconds(path: Path) -> float | None:
-    """End time of the last video packet (demuxing only, no decoding)."""
+    """End of the kept picture, or None when the cut file does not read back."""
     import av
 
     try:
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            last = 0.0
-            for packet in container.demux(stream):
-                if packet.pts is not None and packet.duration is not None:
-                    last = max(last, float((packet.pts + packet.duration) * stream.time_base))
-            return last
+        return read_back(path).video_end
     except (av.error.FFmpegError, IndexError):
         return None
+
+
+@dataclass
+class RecordingEnds:
+    """What a recording really holds, read to its last byte."""
+
+    video_frames: int
+    video_end: float    # end of the last picture (its pts + duration), seconds
+    audio_end: float    # end of the last audio sample, seconds (0 without audio)
+    video_codec: str
+    audio_codec: str
+
+    @property
+    def drift(self) -> float:
+        """Audio end minus picture end: the A/V offset a player shows at the end, seconds."""
+        return self.audio_end - self.video_end
+
+
+def read_back(path: str | Path) -> RecordingEnds:
+    """Demux and decode every packet (raises av.error.* on a damaged file).
+
+    Ends come from the packets' timestamps and durations, not the streams' `duration` fields:
+    in a fragmented MP4 FFmpeg's demuxer counts the AAC encoder's 1024 priming samples into
+    the audio duration although playback skips them, while the last AAC packet carries its
+    true, shorter length.
+    """
+    import av
+
+    with av.open(str(path)) as container:
+        v = container.streams.video[0]
+        a = container.streams.audio[0] if container.streams.audio else None
+        vi = v.index
+        names = v.codec_context.name, a.codec_context.name if a is not None else ""
+        streams = [v] + ([a] if a is not None else [])
+        ends = {s.index: 0.0 for s in streams}
+        frames = 0
+        for packet in container.demux(*streams):
+            if packet.pts is not None and packet.duration:
+                end = float((packet.pts + packet.duration) * packet.time_base)
+                ends[packet.stream.index] = max(ends[packet.stream.index], end)
+            for _frame in packet.decode():
+                frames += packet.stream.index == vi
+        audio_end = ends[a.index] if a is not None else 0.0
+    return RecordingEnds(frames, ends[vi], audio_end, *names)

@@ -12,6 +12,8 @@ file for a few bad samples helps nobody and zeros are the least audible repair.
 from __future__ import annotations
 
 import math
+import os
+import stat
 import warnings
 from pathlib import Path
 
@@ -32,16 +34,31 @@ class AudioError(UserInputError):
 def load_audio(path: str | Path) -> np.ndarray:
     """Read any common audio file as float32 mono 16 kHz; raises AudioError on bad input."""
     path = Path(path)
-    if not path.is_file():
-        raise AudioError(f"audio file not found: {path}")
-    if path.stat().st_size == 0:
-        raise AudioError(f"{path}: file is empty")
+    check_audio_file(path)
     samples, rate = None, 0
     if path.suffix.lower() in SOUNDFILE_SUFFIXES:
         samples, rate = _read_soundfile(path)
     if samples is None:
         samples, rate = _read_pyav(path)
     return to_mono_16k(samples, rate, name=str(path))
+
+
+def check_audio_file(path: Path) -> None:
+    """Refuse what cannot be an audio file, saying what it is instead (before opening it: a
+    FIFO would block the reader until someone writes to it)."""
+    if not path.exists():
+        raise AudioError(f"audio file not found: {path}")
+    mode = path.stat().st_mode
+    if stat.S_ISDIR(mode):
+        raise AudioError(f"{path} is a folder, not an audio file")
+    if stat.S_ISFIFO(mode):
+        raise AudioError(f"{path} is a named pipe (FIFO); give a regular audio file")
+    if not stat.S_ISREG(mode):
+        raise AudioError(f"{path} is a device or socket, not a regular audio file")
+    if path.stat().st_size == 0:
+        raise AudioError(f"{path}: file is empty")
+    if not os.access(path, os.R_OK):
+        raise AudioError(f"{path}: permission denied")
 
 
 def to_mono_16k(samples: np.ndarray, rate: int, name: str = "audio") -> np.ndarray:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from avatar_app.live_session import LatencyStats, MotionBuffer, TimedFrame
-from tests.media_probe import decode_ends
+from avatar_app.mp4_writer import read_back
 from driver.motion import MotionFrame
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,5 +88,5 @@ def test_recording_starts_with_a_picture_when_the_first_frame_is_late(tmp_path):
         assert frames[0].time == 0.0 and frames[1].time == 12 / FPS
         np.testing.assert_allclose(frames[0].to_ndarray(format="rgb24"),
                                    frames[1].to_ndarray(format="rgb24"), atol=3)
-    ends = decode_ends(tmp_path / "late.mp4")
+    ends = read_back(tmp_path / "late.mp4")
     assert abs(ends.video_end - 2.0) < 0.04 and abs(ends.audio_end - 2.0) < 0.01

@@ -10,7 +10,7 @@ import pytest
 
 from avatar_app.mp4_writer import Mp4Writer
 from tests.conftest import ROOT
-from tests.media_probe import decode_ends
+from avatar_app.mp4_writer import read_back
 
 
 def probe(path):
@@ -41,7 +41,7 @@ def test_incremental_irregular_frames_and_audio(tmp_path):
     assert info["size"] == (64, 48)                                 # even for yuv420p
     assert [round(t, 3) for t, _ in frames] == times
     assert abs(frames[3][1].mean() / 255 - 0.3) < 0.02
-    assert decode_ends(path).audio_end == pytest.approx(0.5, abs=1e-3)
+    assert read_back(path).audio_end == pytest.approx(0.5, abs=1e-3)
 
 
 def test_sigint_mid_recording_leaves_a_valid_file(tmp_path):

@@ -11,7 +11,7 @@ import soundfile
 from splat.avatar import GaussianAvatar, save_avatar
 from splat.rig import save_rig_data
 from tests.conftest import ROOT
-from tests.media_probe import decode_ends
+from avatar_app.mp4_writer import read_back
 from tests.test_model import make_tiny_rig
 
 FPS = 30
@@ -55,7 +55,7 @@ def demux(path):
         names = v.codec_context.name, a.codec_context.name
     with av.open(str(path)) as c:
         frames = [f.to_ndarray(format="rgb24").astype(np.float32) for f in c.decode(video=0)]
-    ends = decode_ends(path)   # fragmented MP4: the packets, not the duration fields
+    ends = read_back(path)   # fragmented MP4: the packets, not the duration fields
     return names, (ends.video_end, ends.audio_end), frames
 
 

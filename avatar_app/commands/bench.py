@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     stream.add_argument("--front-end", action="append", choices=["logmel", "wav2vec2"],
                         help="front end(s) to time (default: both)")
     stream.add_argument("--seconds", type=float, default=10.0, help="audio streamed per front end")
-    stream.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda when available")
+    stream.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
     stream.set_defaults(func=run_stream)
 
     e2e = what.add_parser("e2e", help="audio sample captured -> frame ready, median and p95")
@@ -40,6 +40,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     e2e.add_argument("--size", type=int, default=512)
     e2e.add_argument("--seconds", type=float, default=10.0)
     e2e.set_defaults(func=run_e2e)
+
+    soak = what.add_parser("soak", help="the live path with recording for N minutes: memory "
+                                        "growth and A/V drift of the recording")
+    soak.add_argument("--minutes", type=float, default=30.0, help="length of the run (default 30)")
+    soak.add_argument("--audio", help="speech file, looped (default: the demo clip)")
+    soak.add_argument("--avatar", help="avatar folder (default: the embedded one)")
+    soak.add_argument("--checkpoint", help="regressor checkpoint (default: the embedded one)")
+    soak.add_argument("--backend", choices=["auto", "cpu", "gsplat"], default="auto")
+    soak.add_argument("--size", type=int, default=256)
+    soak.add_argument("--warmup", type=float, default=60.0,
+                      help="seconds excluded from the memory growth (default 60)")
+    soak.add_argument("--out", default="soak.mp4", help="the recording (default soak.mp4)")
+    soak.set_defaults(func=run_soak)
 
 
 def _header() -> str:
@@ -61,8 +74,19 @@ def run_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_live_options(args: argparse.Namespace) -> None:
+    from avatar_app.option_checks import SIZE_RANGE, check_range
+
+    check_range("--size", args.size, *SIZE_RANGE, "pixels")
+    if getattr(args, "seconds", None) is not None:
+        check_range("--seconds", args.seconds, 1.0, 24 * 3600.0)
+
+
 def run_stream(args: argparse.Namespace) -> int:
+    from avatar_app.option_checks import check_range
     from driver.bench import FRONT_ENDS, bench_stream
+
+    check_range("--seconds", args.seconds, 0.5, 24 * 3600.0)
 
     print(_header())
     for front_end in args.front_end or FRONT_ENDS:
@@ -73,6 +97,7 @@ def run_stream(args: argparse.Namespace) -> int:
 def run_e2e(args: argparse.Namespace) -> int:
     from avatar_app.latency_bench import bench_e2e
 
+    _check_live_options(args)
     r = bench_e2e(audio=args.audio, avatar=args.avatar, checkpoint=args.checkpoint,
                   backend=args.backend, size=args.size, seconds=args.seconds)
     print(_header())
@@ -83,4 +108,30 @@ def run_e2e(args: argparse.Namespace) -> int:
           f"median {r['latency_median_ms']:.0f} ms, p95 {r['latency_p95_ms']:.0f} ms "
           f"({r['latency_samples']} frames); render {r['render_fps']:.1f} fps; "
           f"inference {r['infer_ms_per_frame']:.1f} ms/frame")
+    return 0
+
+
+def run_soak(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from avatar_app.latency_bench import bench_soak
+    from avatar_app.option_checks import check_range
+    from avatar_app.output_paths import VIDEO_SUFFIXES, check_output_file
+
+    _check_live_options(args)
+    check_range("--minutes", args.minutes, 0.1, 24 * 60.0)
+    check_range("--warmup", args.warmup, 0.0, args.minutes * 60.0 / 2)
+    out = check_output_file(Path(args.out), VIDEO_SUFFIXES)
+    print(_header())
+    r = bench_soak(out, args.minutes, audio=args.audio, avatar=args.avatar,
+                   checkpoint=args.checkpoint, backend=args.backend, size=args.size,
+                   warmup_s=args.warmup)
+    print(f"soak {r['seconds'] / 60:.1f} min, {r['backend']} {r['size']}² model={r['model']}: "
+          f"RSS {r['rss_start_mb']:.0f} MB at start, {r['rss_after_warmup_mb']:.0f} MB after "
+          f"{r['warmup_s']:g} s warm-up, {r['rss_end_mb']:.0f} MB at the end (growth "
+          f"{r['rss_growth_mb']:+.1f} MB, peak {r['rss_peak_mb']:.0f} MB); {r['frames_shown']} "
+          f"frames shown")
+    print(f"recording {r['recording']}: {r['recorded_frames']} frames, video "
+          f"{r['video_end_s']:.2f} s, audio {r['audio_end_s']:.2f} s, A/V drift "
+          f"{r['drift_ms']:+.1f} ms")
     return 0

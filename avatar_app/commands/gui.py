@@ -5,7 +5,6 @@ import argparse
 import ctypes
 import ctypes.util
 import os
-import signal
 import sys
 
 NO_DISPLAY = ("no display available for the window; for headless use render offline with "
@@ -71,9 +70,11 @@ def run(args: argparse.Namespace) -> int:
     app = AvatarApp(AppOptions(avatar=args.avatar, flame=args.flame, checkpoint=args.checkpoint,
                                backend=args.backend, size=args.size, script=script, width=w, height=h))
 
-    def on_signal(signum, _frame) -> None:  # SIGTERM/Ctrl-C: leave the loop, finalise files
+    from avatar_app.stop_signals import StopRequest, signal_name, stop_signals
+
+    def on_stop(signum: int) -> None:  # SIGINT/SIGTERM/SIGHUP: leave the loop, finalise files
+        app.stop_reason = signal_name(signum)
         app.quit_requested = True
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    return app.run()
+    with stop_signals(StopRequest(raise_now=False, on_stop=on_stop)):
+        return app.run()

@@ -8,6 +8,7 @@ state or start work; the main loop applies results.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from avatar_app import settings as settings_mod
-from avatar_app.audio_in import AudioInput, list_input_devices
+from avatar_app.audio_in import AudioInput, DeviceOpener, list_input_devices
 from avatar_app.gui.orbit import PRESETS, OrbitView
 from avatar_app.live_session import LiveSession, RenderedFrame, Scene, load_engine, load_scene, make_idle
 from avatar_app.vad import GATE_MODES, make_gate
@@ -53,14 +54,8 @@ class AvatarApp:
         self.opts = opts
         self.settings = settings_mod.load_settings()
         s = self.settings
-        if opts.avatar is not None:
-            s.avatar_dir = opts.avatar
-        if opts.flame is not None:
-            s.flame_model = opts.flame
-        if opts.checkpoint is not None:
-            s.checkpoint = opts.checkpoint
-        if opts.backend is not None:
-            s.backend = opts.backend
+        # --avatar/--flame/--checkpoint/--backend are load requests: settings.json takes them
+        # only once they have loaded (_apply_load), so a bad one cannot stick to later launches.
         if opts.size is not None:
             s.render_size = opts.size
         self.view = OrbitView()
@@ -72,6 +67,9 @@ class AvatarApp:
         self.live_kind = ""  # "", "mic" or "file"
         self.saved_recording = ""
         self.quit_requested = False
+        self.stop_reason = ""  # e.g. "SIGTERM": why the window is closing, for the last line
+        self._opening = None   # (DeviceOpener, kind, name) while an audio device opens
+        self._fallback_note = ""  # why the embedded avatar shows instead of the requested one
         self._loading = False
         self._load_result: tuple | None = None
         self._frame: RenderedFrame | None = None
@@ -241,8 +239,7 @@ class AvatarApp:
         self.session.set_gate(self._gate_factory)
 
     def _set_backend(self, backend: str) -> None:
-        self.settings.backend = backend
-        self.load_avatar(self.settings.avatar_dir)
+        self.load_avatar(self.settings.avatar_dir, backend=backend)
 
     def _picked(self, kind: str, app_data: dict) -> None:
         path = app_data.get("file_path_name") or ""
@@ -251,8 +248,7 @@ class AvatarApp:
         if kind == "avatar":
             self.load_avatar(path)
         elif kind == "flame":
-            self.settings.flame_model = path
-            self.load_avatar(self.settings.avatar_dir)
+            self.load_avatar(self.settings.avatar_dir, flame=path)
         elif kind == "checkpoint":
             self.load_avatar(self.settings.avatar_dir, checkpoint=str(Path(path).parent)
                              if Path(path).is_file() else path)
@@ -279,14 +275,23 @@ class AvatarApp:
             self.view.zoom(float(wheel))
 
     # --------------------------------------------------------------------------------- actions
-    def load_avatar(self, avatar_dir: str, checkpoint: str | None = None) -> None:
-        """Load avatar + model on a thread; the current avatar stays until the new one is ready."""
+    def load_avatar(self, avatar_dir: str, checkpoint: str | None = None,
+                    flame: str | None = None, backend: str | None = None) -> None:
+        """Load avatar + model on a thread; the current avatar stays until the new one is ready.
+
+        `checkpoint`, `flame` and `backend` default to the saved settings; what was asked for
+        is written to the settings only when it has loaded.
+        """
         if self._loading:
             self.say("still loading the previous request")
             return
         s = self.settings
+        request = {"avatar_dir": avatar_dir,
+                   "checkpoint": s.checkpoint if checkpoint is None else checkpoint,
+                   "flame_model": s.flame_model if flame is None else flame,
+                   "backend": backend or s.backend}
         folder = avatar_dir or str(DEFAULT_AVATAR)
-        ckpt = checkpoint if checkpoint is not None else s.checkpoint
+        ckpt = request["checkpoint"]
         if not ckpt and DEFAULT_MODEL.is_dir():
             ckpt = str(DEFAULT_MODEL)
         self._loading = True
@@ -294,15 +299,13 @@ class AvatarApp:
 
         def work() -> None:
             try:
-                scene = load_scene(folder, s.flame_model or None, s.backend)
+                scene = load_scene(folder, request["flame_model"] or None, request["backend"])
                 engine, note = None, "no model: the mouth follows only the manual jaw slider"
                 if ckpt:
                     engine, note = load_engine(ckpt, scene.rig)
-                result = ("ok", avatar_dir, checkpoint, scene, engine, ckpt, note)
-            except UserInputError as exc:
+                result = ("ok", request, scene, engine, ckpt, note)
+            except UserInputError as exc:   # load_scene/load_engine word and blame failures
                 result = ("error", str(exc))
-            except Exception as exc:  # a malformed file must not take the window down
-                result = ("error", f"cannot load {folder}: {type(exc).__name__}: {exc}")
             self._load_result = result
 
         threading.Thread(target=work, name="loader", daemon=True).start()
@@ -310,15 +313,20 @@ class AvatarApp:
     def _apply_load(self, result: tuple) -> None:
         self._loading = False
         if result[0] == "error":
+            if self.scene is None and not self._fallback_note:
+                # nothing on screen yet: show the embedded avatar rather than an empty window
+                self._fallback_note = f"load failed: {result[1]}; showing the embedded avatar"
+                self.say(self._fallback_note)
+                self.load_avatar("", checkpoint="", flame="", backend="auto")
+                return
             kept = self.scene.name if self.scene is not None else "nothing"
             self.say(f"load failed: {result[1]} (keeping {kept})")
             return
-        _ok, avatar_dir, checkpoint, scene, engine, ckpt, note = result
+        _ok, request, scene, engine, ckpt, note = result
         first = self.scene is None
         self.scene = scene
-        self.settings.avatar_dir = avatar_dir
-        if checkpoint is not None:
-            self.settings.checkpoint = checkpoint
+        for key, value in request.items():
+            setattr(self.settings, key, value)
         self.session.set_scene(scene)
         self.session.set_engine(engine)
         if first or scene.rig is not None:
@@ -327,7 +335,8 @@ class AvatarApp:
         self.device = f"{pipe.backend} on {pipe.device.type.upper()}"
         self.dpg.set_value("current", f"avatar: {scene.name}\nrig: {getattr(scene.rig, 'rig_id', 'none')}"
                                       f"\nmodel: {Path(ckpt).name if ckpt else 'none'}\nrender: {self.device}")
-        self.say(note or f"loaded {scene.name}")
+        self.say(self._fallback_note if first and self._fallback_note
+                 else note or f"loaded {scene.name}")
 
     def frame_preset(self, preset: str) -> None:
         if self.scene is not None:
@@ -340,37 +349,54 @@ class AvatarApp:
             self.start_mic()
 
     def start_mic(self) -> None:
+        """Open the microphone on a worker thread (see _poll_opening): never blocks the window."""
         self.stop_live()
-        mic = AudioInput(self.settings.input_device or None)
-        try:
-            mic.start()
-        except UserInputError as exc:
-            self.say(f"{exc}")
-            return
-        self.session.start_source(mic)
-        self.live_kind = "mic"
-        self.dpg.configure_item("btn_live", label="Stop live")
-        self.say(f"live from '{mic.device_name}'")
+        self._opening = (DeviceOpener(AudioInput(self.settings.input_device or None)), "mic")
+        self.say("opening the microphone ...")
 
     def play_file(self, path: str) -> None:
         from avatar_app.audio_out import FilePlayer
-        from driver.audio import load_audio
 
         try:
-            samples = load_audio(path)
+            player = FilePlayer.open(path)
         except UserInputError as exc:
             self.say(str(exc))
             return
         self.stop_live()
-        player = FilePlayer(samples)
-        player.start()
-        self.session.start_source(player)
-        self.live_kind = "file"
         self.settings.audio_file = path
         self.dpg.set_value("audio_file", Path(path).name)
-        self.say(player.silent_reason or f"playing {Path(path).name}")
+        self._opening = (DeviceOpener(player), "file")
+
+    def _poll_opening(self) -> None:
+        """Go live once the audio device has opened; say why when it failed or hung."""
+        opener, kind = self._opening
+        outcome = opener.poll()
+        if outcome is None:
+            return
+        self._opening = None
+        source = opener.source
+        if outcome and kind == "file":
+            # the speakers hang: the file still drives the avatar, paced by a clock
+            from avatar_app.audio_out import FilePlayer
+
+            source = FilePlayer.open(source.path, speakers=False)
+            source.start()
+            source.silent_reason = f"{outcome}; animating without sound"
+        elif outcome:
+            self.say(outcome)
+            return
+        self.session.start_source(source)
+        self.live_kind = kind
+        if kind == "mic":
+            self.dpg.configure_item("btn_live", label="Stop live")
+            self.say(f"live from '{source.device_name}'")
+        else:
+            self.say(source.silent_reason or f"playing {Path(source.path).name}")
 
     def stop_live(self) -> None:
+        if self._opening is not None:
+            self._opening[0].abandon()
+            self._opening = None
         self.session.stop_source()
         self.live_kind = ""
         if self.dpg.does_item_exist("btn_live"):
@@ -391,12 +417,18 @@ class AvatarApp:
         self.say(f"recording to {path.name}")
 
     def stop_record(self) -> str | None:
+        recorder = self.session.recorder
         path = self.session.stop_recording()
         if path:
-            self.saved_recording = path
-            self.dpg.set_value("saved", f"saved {path}")
             self.dpg.configure_item("btn_rec", label="Record")
-            self.say(f"saved {Path(path).name}")
+            if recorder.error:   # disk full or similar: the writer kept what it could
+                self.saved_recording = path if Path(path).exists() else ""
+                self.dpg.set_value("saved", recorder.error)
+                self.say(f"recording stopped: {recorder.error}")
+            else:
+                self.saved_recording = path
+                self.dpg.set_value("saved", f"saved {path}")
+                self.say(f"saved {Path(path).name}")
         return path
 
     def save_render(self, path: str | None = None) -> str | None:
@@ -421,6 +453,11 @@ class AvatarApp:
         if self._load_result is not None:
             result, self._load_result = self._load_result, None
             self._apply_load(result)
+        if self._opening is not None:
+            self._poll_opening()
+        recorder = self.session.recorder
+        if recorder is not None and recorder.error:
+            self.stop_record()
         frame = self.session.take_frame()
         if frame is not None:
             size = frame.rgba.shape[0]
@@ -484,7 +521,9 @@ class AvatarApp:
             dpg.setup_dearpygui()
             self.build()
             dpg.show_viewport()
-            self.load_avatar(self.settings.avatar_dir)
+            o = self.opts
+            self.load_avatar(self.settings.avatar_dir if o.avatar is None else o.avatar,
+                             checkpoint=o.checkpoint, flame=o.flame, backend=o.backend)
             if not self.devices:
                 self.say("no microphone found: use 'Play file' to drive the avatar from a speech file")
             period = 1.0 / 60.0
@@ -502,11 +541,18 @@ class AvatarApp:
         return 0
 
     def shutdown(self) -> None:
-        """Window closed, Ctrl-C or SIGTERM: finalise a recording, stop audio, save settings."""
-        if self.session.recorder is not None:
+        """Window closed or a stop signal: finalise a recording, stop audio, save settings."""
+        recorder = self.session.recorder
+        if recorder is not None:
             path = self.session.stop_recording()
             self.saved_recording = path or ""
-            print(f"saved {path}")
+            why = f" after {self.stop_reason}" if self.stop_reason else ""
+            if recorder.error:
+                print(f"error: recording {recorder.error}", file=sys.stderr)
+            else:
+                print(f"recording kept{why}: {path} ({recorder.seconds:.1f} s, finalised)")
+        if self._opening is not None:
+            self._opening[0].abandon()
         self.session.close()
         try:
             settings_mod.save_settings(self.settings)
