@@ -47,11 +47,46 @@ def register(sub: argparse._SubParsersAction) -> None:
                              "the robust acoustics chain")
     parser.add_argument("--rt60", type=float, default=2.0,
                         help="for --degrade-test --degrade reverb: reverberation time (s)")
+    parser.add_argument("--drr", type=float, default=0.0,
+                        help="for --degrade-test --degrade reverb: direct-to-reverberant ratio "
+                             "(dB; 0 is a laptop about half a metre away in a live room)")
+    parser.add_argument("--real-sources", type=Path, default=None, metavar="OUT",
+                        help="instead: fetch real recorded speech from Debian packages into "
+                             "OUT/<split>/<set>/ (16 kHz wav, silero-vad .vad.tsv, recognised "
+                             "English phones .tsv, manifest.jsonl, licences/) and stop")
+    parser.add_argument("--real-cache", type=Path, default=None,
+                        help="where --real-sources keeps downloaded packages (default: "
+                             "$XDG_CACHE_HOME/talking-splat/real-speech)")
+    parser.add_argument("--real-packages", nargs="*", default=None,
+                        help="with --real-sources: only these Debian packages")
     parser.add_argument("--list-voices", action="store_true", help="print the voices and stop")
     parser.set_defaults(func=run)
 
 
+def run_real_sources(args: argparse.Namespace) -> int:
+    """Build the real-speech folder: clips, timings, manifest, and a summary table."""
+    from driver.corpus.real_align import write_timings
+    from driver.corpus.real_speech import build_real_speech, default_cache, summarise, \
+        write_manifest
+
+    out = args.real_sources
+    rows = build_real_speech(out, args.real_cache or default_cache(),
+                             packages=args.real_packages)
+    counts = write_timings(out, rows)
+    write_manifest(out, rows)
+    print("| split | set | clips | minutes | speakers (f/m) | languages |")
+    print("|---|---|---|---|---|---|")
+    for e in summarise(rows):
+        print(f"| {e['split']} | {e['set']} | {e['clips']} | {e['minutes']:.1f} | "
+              f"{e['speakers']} ({e['female']}/{e['male']}) | {', '.join(e['languages'])} |")
+    print(f"{len(rows)} clips in {out}; speech/pause segmentation for {counts['vad']}, "
+          f"recognised phones for {counts['phones']}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.real_sources is not None:
+        return run_real_sources(args)
     from driver.corpus.build import generate, make_plan
     from driver.corpus.splits import split_of_voice
     from driver.corpus.tts import available_voices
@@ -59,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
     if args.degrade_test is not None:
         from driver.corpus.degrade import degrade_split
 
-        count = degrade_split(args.degrade_test, args.out, args.degrade, args.rt60)
+        count = degrade_split(args.degrade_test, args.out, args.degrade, args.rt60,
+                              args.drr)
         print(f"re-rendered {count} test utterances ({args.degrade}) into {args.out}")
         return 0
     voices = available_voices()
