@@ -102,8 +102,8 @@ def check_architecture(arch: Any) -> None:
     (ValueError naming the field), so what reaches RegressorConfig and torch is buildable."""
     if not isinstance(arch, dict):
         raise ValueError(f"architecture must be an object, found {type(arch).__name__}")
-    _check_numbers(arch, _ARCH_INTS, int, "architecture")
-    _check_numbers(arch, _ARCH_FLOATS, float, "architecture")
+    check_numbers(arch, _ARCH_INTS, int, "architecture")
+    check_numbers(arch, _ARCH_FLOATS, float, "architecture")
     outputs = arch.get("outputs", [])
     if not isinstance(outputs, list) or not outputs or not all(
             isinstance(o, list) and len(o) == 2 and isinstance(o[0], str)
@@ -113,15 +113,15 @@ def check_architecture(arch: Any) -> None:
     if not isinstance(frontend, dict):
         raise ValueError("architecture.frontend must be an object")
     if frontend.get("kind") == "logmel":
-        _check_numbers(frontend, _LOGMEL_INTS, int, "architecture.frontend")
-        _check_numbers(frontend, _LOGMEL_FLOATS, float, "architecture.frontend")
+        check_numbers(frontend, _LOGMEL_INTS, int, "architecture.frontend")
+        check_numbers(frontend, _LOGMEL_FLOATS, float, "architecture.frontend")
         dilations = frontend.get("dilations", [1])
         if not isinstance(dilations, list) or not dilations or not all(
                 _is_int(d) and 1 <= d <= 4096 for d in dilations):
             raise ValueError("architecture.frontend.dilations must be a list of whole numbers "
                              "in 1..4096")
     elif frontend.get("kind") == "wav2vec2":
-        _check_numbers(frontend, _WAV2VEC2_FLOATS, float, "architecture.frontend")
+        check_numbers(frontend, _WAV2VEC2_FLOATS, float, "architecture.frontend")
         if not isinstance(frontend.get("hf_config"), dict):
             raise ValueError("architecture.frontend.hf_config must be an object")
     else:
@@ -133,8 +133,8 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _check_numbers(d: dict[str, Any], ranges: dict[str, tuple[float, float]], kind: type,
-                   where: str) -> None:
+def check_numbers(d: dict[str, Any], ranges: dict[str, tuple[float, float]], kind: type,
+                  where: str) -> None:
     """Present fields of `ranges` must be numbers of `kind` (ints for int) within the range."""
     for key, (lo, hi) in ranges.items():
         if key not in d:

@@ -129,19 +129,33 @@ def save_syncnet(model: SyncNet3D, folder: Path, info: dict) -> None:
 
 def load_syncnet(folder: Path, rig_topology: str | None = None) -> tuple[SyncNet3D, dict]:
     """A frozen SyncNet3D (eval mode, no grads); refuses one trained on another rig topology."""
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
+
+    from driver.checkpoint import check_numbers
 
     folder = Path(folder)
     config_path = folder / "syncnet3d.json"
     if not config_path.is_file():
         raise UserInputError(f"{folder}: no syncnet3d.json (train one with "
                              "`main.py train --what syncnet`)")
-    config = json.loads(config_path.read_text())
+    try:   # a user's folder: the config's schema, then weights that match it
+        config = json.loads(config_path.read_text())
+        if not isinstance(config, dict) or not {"n_lip_verts", "dim"} <= set(config):
+            raise ValueError("expected an object with n_lip_verts and dim")
+        check_numbers(config, {"n_lip_verts": (1, 1_000_000), "dim": (1, 8192)}, int, "config")
+    except ValueError as exc:
+        raise UserInputError(f"{config_path}: corrupt SyncNet3D config ({exc})") from None
     if rig_topology is not None and config.get("rig_topology") not in (None, rig_topology):
         raise UserInputError(f"SyncNet3D in {folder} was trained on rig {config['rig_topology']}, "
                              f"not {rig_topology}")
     model = SyncNet3D(config["n_lip_verts"], config["dim"])
-    model.load_state_dict(load_file(str(folder / "syncnet3d.safetensors")))
+    weights = folder / "syncnet3d.safetensors"
+    try:
+        model.load_state_dict(load_file(str(weights)))
+    except (OSError, RuntimeError, SafetensorError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UserInputError(f"{weights}: unusable SyncNet3D weights ({first})") from None
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)

@@ -1,11 +1,16 @@
 """SyncNet3D learns to tell aligned audio/lip windows from shifted ones."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import pytest
 import torch
 
-from driver.syncnet3d import SyncNet3D, audio_windows, log_mel, motion_windows, sync_bce
+from driver.syncnet3d import (SyncNet3D, audio_windows, load_syncnet, log_mel, motion_windows,
+                              sync_bce)
 from driver.train import _sync_batch
+from splat.errors import UserInputError
 
 
 def _synthetic_clip(rng: np.random.Generator, seconds: float = 4.0):
@@ -57,3 +62,18 @@ def test_syncnet_separates_aligned_from_shifted_windows() -> None:
     accuracy = float(((cos > 0.5).float() == labels).float().mean())
     assert accuracy > 0.75
     assert float(cos[labels == 1].mean()) > float(cos[labels == 0].mean()) + 0.2
+
+
+def test_a_bad_syncnet_folder_is_one_clear_error(tmp_path) -> None:
+    config = tmp_path / "syncnet3d.json"
+    for text, fragment in [("[1]", "expected an object"), ('{"n_lip_verts": 0, "dim": 8}',
+                           "config.n_lip_verts must be a whole number"),
+                           ('{"n_lip_verts": 4, "dim": -1}', "config.dim must be"),
+                           ("{oops", "corrupt SyncNet3D config")]:
+        config.write_text(text)
+        with pytest.raises(UserInputError, match=fragment):
+            load_syncnet(tmp_path)
+    config.write_text(json.dumps({"n_lip_verts": 4, "dim": 8}))
+    (tmp_path / "syncnet3d.safetensors").write_bytes(b"not safetensors")
+    with pytest.raises(UserInputError, match="unusable SyncNet3D weights"):
+        load_syncnet(tmp_path)
