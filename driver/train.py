@@ -168,6 +168,7 @@ class RegressorTrainConfig(DataConfig):
     max_clips: int = 0
     device: str = "auto"
     resume: bool = False
+    init: Path | None = None      # start from this exported checkpoint's weights (fine-tuning)
     export: Path | None = None
     command: str = field(default_factory=lambda: " ".join(sys.argv))
 
@@ -386,6 +387,14 @@ def train_regressor(cfg: RegressorTrainConfig) -> dict:
             raise UserInputError(f"{state_path}: does not match the model being resumed "
                                  f"({first})") from None
         start_step, elapsed_before = state["step"], state["elapsed"]
+    elif cfg.init is not None:           # fine-tune: the weights only; optimizer and clock start anew
+        loaded, _ = load_checkpoint(cfg.init, rig=rig)
+        space.check_model(loaded.config, f"--init checkpoint {cfg.init}")
+        try:
+            model.load_state_dict(loaded.state_dict())
+        except RuntimeError as exc:
+            raise UserInputError(f"--init {cfg.init}: its architecture differs from this run's "
+                                 f"({str(exc).splitlines()[0]}); match --d-model") from None
     rng, gen, torch_seed = _seeds(cfg.seed, rank, start_step)
     torch.manual_seed(torch_seed)        # dropout differs per rank and per resumed start
     model.to(device)

@@ -118,3 +118,18 @@ def test_resume_never_runs_a_crafted_trainer_state(tiny, tmp_path) -> None:
     with pytest.raises(UserInputError, match="not a trainer state that loads safely"):
         train_regressor(_config(root, corpus, rig, resume=True, **{**run, "steps": 3}))
     assert not (tmp_path / "marker").exists()
+
+
+def test_init_fine_tunes_from_an_exported_checkpoint(tiny, tmp_path) -> None:
+    """--init starts from the checkpoint's weights: a zero-rate run must save them unchanged."""
+    root, corpus, rig = tiny
+    train_regressor(_config(root, corpus, rig, out=tmp_path / "base", export=tmp_path / "base_export"))
+    base = load_checkpoint(tmp_path / "base_export")[0].state_dict()
+    train_regressor(_config(root, corpus, rig, out=tmp_path / "tuned", init=tmp_path / "base_export",
+                            lr=0.0, ema=0.0, steps=2))
+    tuned = load_checkpoint(tmp_path / "tuned" / "model")[0].state_dict()
+    for name, value in base.items():
+        torch.testing.assert_close(tuned[name], value)
+    with pytest.raises(UserInputError, match="architecture differs"):
+        train_regressor(_config(root, corpus, rig, out=tmp_path / "wide", init=tmp_path / "base_export",
+                                d_model=48))

@@ -86,6 +86,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     reg.add_argument("--val-clips", type=int, default=12)
     reg.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
     reg.add_argument("--resume", action="store_true", help="continue the run in --out")
+    reg.add_argument("--init", type=Path, default=None,
+                     help="fine-tune: start from this exported checkpoint's weights (fresh optimizer "
+                          "and clock), e.g. assets/default_model")
     reg.add_argument("--export", type=Path, default=None,
                      help="copy the final model (+ the SyncNet3D) here, e.g. assets/default_model")
     parser.set_defaults(func=run)
@@ -115,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
             lipread_weight=args.lipread_weight,
             sampling_max=args.sampling_max, sampling_ramp=args.sampling_ramp,
             sampling_passes=args.sampling_passes, val_every=args.val_every, val_clips=args.val_clips,
-            device=args.device, resume=args.resume, export=args.export, seed=args.seed,
+            device=args.device, resume=args.resume, init=args.init, export=args.export, seed=args.seed,
             max_clips=args.max_clips, **given))
     if metrics:      # under torchrun only rank 0 has them
         print(json.dumps(metrics))
