@@ -65,9 +65,10 @@ class LipGap:
     lower: np.ndarray
 
     @classmethod
-    def from_rig_data(cls, data) -> "LipGap":
+    def from_rig_data(cls, data, width: float = 0.6) -> "LipGap":
         """Upper vs lower lip by skinning (the lower lip rides the jaw joint), keeping the
-        middle 60 % of the mouth width: there the lips only touch when the mouth is closed."""
+        middle `width` of the mouth width (default 60 %): there the lips only touch when the
+        mouth is closed."""
         from splat.rig import JOINT_NAMES
 
         lips = np.asarray(data.masks["lips"])
@@ -75,7 +76,7 @@ class LipGap:
         on_jaw = data.weights[lips, JOINT_NAMES.index("jaw")] >= 0.5
         x = template[lips, 0]
         centre, half = 0.5 * (x.max() + x.min()), 0.5 * (x.max() - x.min())
-        central = np.abs(x - centre) <= 0.6 * half
+        central = np.abs(x - centre) <= width * half
         return cls(lips[central & ~on_jaw], lips[central & on_jaw])
 
     def gaps(self, verts: np.ndarray | torch.Tensor) -> np.ndarray:

@@ -28,7 +28,34 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="PNG of predicted vs ground-truth jaw and lip gap on the first clip")
     parser.add_argument("--plot-clip", default=None, help="utterance id to plot (default: first)")
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--real", type=Path, default=None, metavar="DIR",
+                        help="instead: score real recordings without motion ground truth (each "
+                             "sub-folder of audio files is a set; optional phone .tsv beside "
+                             "them): silence closure by pause loudness, speech opening, "
+                             "r(aperture, loudness), best lag, bilabial closure, for the model "
+                             "(no gate) and the energy-jaw baseline")
+    parser.add_argument("--energy-gain", type=float, default=None,
+                        help="with --real: energy-jaw gain in rad (default: refit on --corpus "
+                             "if given, else the synthetic corpus's fit, 0.129)")
     parser.set_defaults(func=run)
+
+
+def run_real(args: argparse.Namespace) -> int:
+    """`eval --real DIR`: the real-speech table (and --json)."""
+    from driver.real_speech_eval import ENERGY_GAIN, evaluate_real, format_real_table
+
+    gain = args.energy_gain
+    if gain is None and args.corpus is not None:
+        from driver.evaluate import fit_energy_gain
+        from driver.training_data import open_data
+
+        gain = fit_energy_gain(open_data(**data_fields(args)))
+    table = evaluate_real(args.real, args.checkpoint, args.rig,
+                          ENERGY_GAIN if gain is None else gain, args.max_clips)
+    print(format_real_table(table))
+    if args.json:
+        args.json.write_text(json.dumps(table, indent=2, default=float))
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.real is not None:
+        return run_real(args)
     table, example = evaluate(args.checkpoint, open_data(**data_fields(args)), args.split,
                               args.syncnet, args.max_clips, args.plot_clip)
     print(format_table(table))
