@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import math
 
+from splat.cameras import MAX_PITCH_DEG   # the orbit camera's limit (it would clamp silently)
 from splat.errors import UserInputError
 
 SIZE_RANGE = (16, 8192)           # pixels
 FPS_RANGE = (1.0, 240.0)          # video frames per second
 MAX_DISTANCE_M = 1000.0           # camera distance; anything farther shows a sub-pixel head
 MAX_YAW_DEG = 360.0
-MAX_PITCH_DEG = 89.0              # the orbit camera's limit: straight above/below has no 'up'
 
 
 def check_range(option: str, value: float, lo: float, hi: float, unit: str = "") -> float:

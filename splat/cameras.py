@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 # Pitch is kept off the poles so the look-at frame (built against world +y) never degenerates.
-_MAX_PITCH_DEG = 89.0
+MAX_PITCH_DEG = 89.0
 DEFAULT_FOV_Y_DEG = 20.0
 
 
@@ -78,7 +78,7 @@ def orbit_camera(
     """
     height = width if height is None else height
     yaw = math.radians(yaw_deg)
-    pitch = math.radians(max(-_MAX_PITCH_DEG, min(_MAX_PITCH_DEG, pitch_deg)))
+    pitch = math.radians(max(-MAX_PITCH_DEG, min(MAX_PITCH_DEG, pitch_deg)))
     target = np.asarray(target, dtype=np.float64)
     offset = np.array([math.sin(yaw) * math.cos(pitch), math.sin(pitch), math.cos(yaw) * math.cos(pitch)])
     viewmat = look_at(target + distance * offset, target)
