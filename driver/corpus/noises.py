@@ -10,12 +10,21 @@ background sounds (room tone, fan, keyboard, music, mains hum) run over the whol
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
+from scipy.fft import next_fast_len
 from scipy.signal import butter, iirpeak, lfilter, sosfilt
 
-from driver.corpus.augment import coloured_noise
+from driver.corpus import augment
 
 SAMPLE_RATE = 16000
+
+
+def coloured_noise(rng: np.random.Generator, n: int, colour: str) -> np.ndarray:
+    """`augment.coloured_noise` at an FFT-friendly length, cut to n (a clip's length can be
+    a large prime, which makes the FFT a hundred times slower)."""
+    return augment.coloured_noise(rng, next_fast_len(n, real=True), colour)[:n]
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -24,8 +33,13 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return (x / (rms + 1e-12)).astype(np.float32)
 
 
+@lru_cache(maxsize=64)
+def _band_sos(low: float, high: float, order: int) -> np.ndarray:
+    return butter(order, [low, high], btype="band", fs=SAMPLE_RATE, output="sos")
+
+
 def _band(x: np.ndarray, low: float, high: float, order: int = 2) -> np.ndarray:
-    return sosfilt(butter(order, [low, high], btype="band", fs=SAMPLE_RATE, output="sos"), x)
+    return sosfilt(_band_sos(low, high, order), x)
 
 
 def _resonate(x: np.ndarray, freq: float, q: float, gain: float) -> np.ndarray:
