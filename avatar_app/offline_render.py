@@ -41,6 +41,7 @@ class RenderJob:
     size: int = 512
     fps: float = 30.0
     backend: str = "auto"
+    device: str = "auto"          # the regressor's device (and gsplat's, when it is a GPU)
     background: tuple[float, float, float] = (1.0, 1.0, 1.0)
     yaw: float = 0.0
     pitch: float = 0.0
@@ -157,9 +158,8 @@ def sample_motion(frames: list[MotionFrame], fps: float, t: float) -> MotionFram
 def model_motion(job: RenderJob, audio: np.ndarray, rig_data, say: Callable[[str], None]
                  ) -> tuple[list[MotionFrame], float, str]:
     """Run the checkpoint (or an untrained model when none exists) over the clip."""
-    import torch
-
     from driver.checkpoint import load_checkpoint
+    from driver.devices import resolve_device
     from driver.model import Learn2TalkRegressor, RegressorConfig
     from driver.streaming import infer_offline
 
@@ -177,8 +177,7 @@ def model_motion(job: RenderJob, audio: np.ndarray, rig_data, say: Callable[[str
         if not info.trained:
             say(f"checkpoint {folder} is UNTRAINED: the motion is not lip-sync")
             source += " (untrained)"
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    frames = infer_offline(model, audio, rig=rig_data, device=device)
+    frames = infer_offline(model, audio, rig=rig_data, device=resolve_device(job.device))
     return frames, model.config.fps, source
 
 
@@ -248,7 +247,9 @@ def render_clip(job: RenderJob, say: Callable[[str], None] = print,
     from driver.idle import IdleMotion, rms_energy
     from splat.avatar import load_avatar, resolve_avatar_rig
     from splat.cameras import orbit_camera, preset_view
+    from driver.devices import resolve_device
     from splat.pipeline import AvatarPipeline
+    from splat.render import resolve_backend
 
     check_view_options(job.size, job.yaw, job.pitch, job.distance)
     check_range("--fps", job.fps, *FPS_RANGE)
@@ -273,7 +274,10 @@ def render_clip(job: RenderJob, say: Callable[[str], None] = print,
         motion, motion_fps, source = model_motion(job, audio, motion_rig, say)
     if retargeter is not None:
         source += f" retargeted from rig {motion_rig.rig_id!r}"
-    pipeline = AvatarPipeline(avatar, rig_data, backend=job.backend)
+    backend = resolve_backend(job.backend)
+    device = resolve_device(job.device)
+    pipeline = AvatarPipeline(avatar, rig_data, backend=backend,
+                              device=device if backend == "gsplat" and device.type == "cuda" else None)
     target, distance = preset_view(pipeline.framing_points({}), "face", job.size)
     camera = orbit_camera(job.yaw, job.pitch, job.distance or distance, target, width=job.size)
     # Idle motion is layered in the motion's own rig, so blinks reach a retargeted avatar too.

@@ -6,15 +6,23 @@ the CPU that looks like a working GPU path.
 """
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from splat.errors import UserInputError
+
+if TYPE_CHECKING:
+    import torch
 
 DEVICE_HELP = "auto (a CUDA GPU when one is visible, else the CPU), cpu, cuda or cuda:N"
 
 
-def resolve_device(name: str | torch.device | None = "auto", default_index: int | None = None) -> torch.device:
-    """`name` as a torch device; "auto"/None picks CUDA (index `default_index`) when visible."""
+def resolve_device(name: "str | torch.device | None" = "auto", default_index: int | None = None) -> "torch.device":
+    """`name` as a torch device; "auto"/None picks CUDA (index `default_index`) when visible.
+
+    torch is imported here, not at module level, so command parsers can show DEVICE_HELP fast.
+    """
+    import torch
+
     if name is None or str(name) == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda", default_index) if default_index is not None else torch.device("cuda")

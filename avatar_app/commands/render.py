@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from avatar_app.commands.still import parse_background
+from driver.devices import DEVICE_HELP
 from splat.errors import UserInputError
 
 
@@ -38,6 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--fps", type=float, default=30.0, help="video frame rate (default 30)")
     p.add_argument("--backend", default="auto", choices=["auto", "cpu", "gsplat"],
                    help="renderer (default: gsplat with CUDA, else cpu)")
+    p.add_argument("--device", default="auto", help=f"where the motion model runs: {DEVICE_HELP}")
     p.add_argument("--background", default="1,1,1", metavar="R,G,B",
                    help="background colour in 0..1 (default white)")
     p.add_argument("--yaw", type=float, default=0.0, help="camera yaw in degrees")
@@ -58,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
 
     job = RenderJob(audio=args.audio, out=args.out, avatar=args.avatar, flame=args.flame,
                     checkpoint=args.checkpoint, motion=args.motion, size=args.size,
-                    fps=args.fps, backend=args.backend,
+                    fps=args.fps, backend=args.backend, device=args.device,
                     background=parse_background(args.background), yaw=args.yaw,
                     pitch=args.pitch, distance=args.distance, idle=not args.no_idle,
                     seed=args.seed, progress=not args.quiet, retarget=args.retarget,
