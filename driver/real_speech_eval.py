@@ -28,8 +28,8 @@ from driver.audio import load_audio
 from driver.corpus.phones import PhoneSegment, read_tsv
 from driver.evaluate import frame_energy, resolve_checkpoint
 from driver.metrics import CLOSED_MM, LipGap, bilabial_closures
-from driver.motion_space import FPS, RigSpace, load_rig
-from driver.speech_activity import SPEECH, Segment, speech_mask, speech_segments
+from driver.motion_space import FPS, RigSpace, load_rig, speech_rig
+from driver.speech_activity import SPEECH, Segment, read_segments, speech_segments
 from driver.streaming import n_frames_for
 from splat.errors import UserInputError
 
@@ -181,7 +181,7 @@ def evaluate_real(folder: Path, checkpoint: Path, rig: Path | None = None,
     model, _ = load_checkpoint(checkpoint, rig=full.data)
     full.check_model(model.config, f"checkpoint {checkpoint}")
     model.eval()
-    space = full.for_loss()            # exact sub-rig over the mouth: same lips, 3x cheaper
+    space = RigSpace(speech_rig(full.data, every=full.data.num_verts))   # exact, mouth only
     gap = LipGap.from_rig_data(space.data, width=APERTURE_WIDTH)
     sets = find_sets(folder)
     cards = {s: {m: RealCard() for m in METHODS} for s in sets}
@@ -192,7 +192,8 @@ def evaluate_real(folder: Path, checkpoint: Path, rig: Path | None = None,
         audio = load_audio(path)
         T = n_frames_for(len(audio), FPS)
         loudness = frame_energy(audio, T)
-        segments = speech_segments(audio)
+        vad = path.with_suffix(".vad.tsv")           # written by `corpus --real-sources`
+        segments = read_segments(vad) if vad.is_file() else speech_segments(audio)
         tsv = path.with_suffix(".tsv")
         phones = read_tsv(tsv) if tsv.is_file() else None
         motions = {"model": model.infer(torch.from_numpy(audio)[None], T)[0].numpy(),

@@ -144,3 +144,16 @@ def test_pocketsphinx_aligns_phones_near_the_true_ones(tmp_path):
     back = read_tsv(path)
     assert [p.phone for p in back] == [p.phone for p in phones]
     assert np.allclose([p.start for p in back], [p.start for p in phones], atol=1e-4)
+
+
+def test_aligned_import_can_skip_clips_without_phones(tmp_path):
+    """A real-speech set mixes English clips (phones) and others (VAD only)."""
+    from driver.corpus.external import read_aligned_folder
+    from splat.errors import UserInputError
+
+    for name in ("a", "b"):
+        sf.write(tmp_path / f"{name}.wav", _tone(150, 1.0), RATE)
+    write_tsv([PhoneSegment(0.0, 0.5, "pau"), PhoneSegment(0.5, 1.0, "m")], tmp_path / "a.tsv")
+    with pytest.raises(UserInputError, match="b.wav has no b.tsv"):
+        read_aligned_folder(tmp_path)
+    assert [u.name for u in read_aligned_folder(tmp_path, skip_unaligned=True)] == ["a"]

@@ -35,6 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                              "phone) into the corpus as voice 'external' instead of synthesising")
     parser.add_argument("--aligned-split", choices=("train", "val", "test"), default="test",
                         help="split for --aligned utterances")
+    parser.add_argument("--aligned-partial", action="store_true",
+                        help="with --aligned: skip wavs without a .tsv (real-speech sets have "
+                             "phones for English clips only)")
     parser.add_argument("--acoustics", choices=("standard", "robust"), default="standard",
                         help="training/validation audio: 'standard' microphone degradations, "
                              "or 'robust' (long rooms, breaths, background noise, AGC, codecs, "
@@ -106,7 +109,8 @@ def run(args: argparse.Namespace) -> int:
     if args.aligned is not None:
         from driver.corpus.external import import_aligned_folder
 
-        count = import_aligned_folder(args.aligned, args.out, args.aligned_split)
+        count = import_aligned_folder(args.aligned, args.out, args.aligned_split,
+                                      skip_unaligned=args.aligned_partial)
         print(f"imported {count} aligned utterances into {args.out}")
     elif not args.motion_only:
         if args.voices:

@@ -28,8 +28,9 @@ class AlignedUtterance:
     phones: list[PhoneSegment]
 
 
-def read_aligned_folder(folder: Path) -> list[AlignedUtterance]:
-    """Every `name.wav` with a matching `name.tsv`; a wav without timings is an error."""
+def read_aligned_folder(folder: Path, skip_unaligned: bool = False) -> list[AlignedUtterance]:
+    """Every `name.wav` with a matching `name.tsv`; a wav without timings is an error unless
+    `skip_unaligned` (a `corpus --real-sources` set has phones for its English clips only)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise UserInputError(f"aligned-speech folder not found: {folder}")
@@ -39,6 +40,8 @@ def read_aligned_folder(folder: Path) -> list[AlignedUtterance]:
     out = []
     for wav in wavs:
         tsv = wav.with_suffix(".tsv")
+        if not tsv.is_file() and skip_unaligned:
+            continue
         if not tsv.is_file():
             raise UserInputError(f"{wav.name} has no {tsv.name} (start end phone per line)")
         audio = load_audio(wav)
@@ -51,11 +54,14 @@ def read_aligned_folder(folder: Path) -> list[AlignedUtterance]:
     return out
 
 
-def import_aligned_folder(folder: Path, corpus: Path, split: str, voice: str = "external") -> int:
+def import_aligned_folder(folder: Path, corpus: Path, split: str, voice: str = "external",
+                          skip_unaligned: bool = False) -> int:
     """Copy an aligned folder into the corpus layout (audio, phones, motion, manifest)."""
     for sub in ("audio", "phones", "motion"):
         (corpus / sub).mkdir(parents=True, exist_ok=True)
-    utterances = read_aligned_folder(folder)
+    utterances = read_aligned_folder(folder, skip_unaligned)
+    if not utterances:
+        raise UserInputError(f"{folder}: no .wav has a phone .tsv beside it")
     manifest = corpus / f"manifest-{voice}.jsonl"
     known = set()
     if manifest.is_file():
