@@ -38,6 +38,8 @@ from scipy.spatial.transform import Rotation
 
 from driver.motion import MotionFrame
 from splat.errors import UserInputError
+from splat.mesh_ops import (Similarity, closest_points_on_nearby_triangles, triangle_normals,
+                            trimmed_icp, umeyama, vertex_areas, vertex_normals)
 from splat.rig import RigData, load_rig_data
 
 METHOD_VERSION = 1                       # bump when the fit changes: old cache files go stale
@@ -50,38 +52,6 @@ CANDIDATE_TRIANGLES = 24                 # nearest source triangles examined per
 JAW_WEIGHT_COST = 0.03                  # x eye distance per unit of jaw-skinning mismatch
 MAX_CORRESPONDENCE = 0.25                # x eye distance: farther target vertices have no partner
 ACTIVE_MARGIN = 0.3                      # x eye distance: still region around moving source parts
-
-
-# --------------------------------------------------------------------------------- alignment
-
-@dataclass(frozen=True)
-class Similarity:
-    """x_target = scale * R @ x_source + t."""
-
-    scale: float
-    R: np.ndarray                        # (3,3), det +1
-    t: np.ndarray                        # (3,)
-
-    def apply(self, points: np.ndarray) -> np.ndarray:
-        return self.scale * np.asarray(points, np.float64) @ self.R.T + self.t
-
-    @property
-    def angle_deg(self) -> float:
-        return float(np.degrees(np.linalg.norm(Rotation.from_matrix(self.R).as_rotvec())))
-
-
-def umeyama(src: np.ndarray, dst: np.ndarray, weights: np.ndarray) -> Similarity:
-    """Weighted least-squares similarity src -> dst (Umeyama 1991), reflection excluded."""
-    w = np.asarray(weights, np.float64) / np.sum(weights)
-    mu_s, mu_d = w @ src, w @ dst
-    xs, xd = src - mu_s, dst - mu_d
-    cov = (xd * w[:, None]).T @ xs
-    U, S, Vt = np.linalg.svd(cov)
-    D = np.diag([1.0, 1.0, np.sign(np.linalg.det(U) * np.linalg.det(Vt))])
-    R = U @ D @ Vt
-    var_s = float(w @ np.sum(xs * xs, axis=1))
-    scale = float(np.trace(np.diag(S) @ D) / var_s)
-    return Similarity(scale, R, mu_d - scale * R @ mu_s)
 
 
 # --------------------------------------------------------------------------------- landmarks
@@ -190,79 +160,17 @@ def refine_on_surface(sim: Similarity, source: RigData, target: RigData) -> Simi
     face = face_vertices(target)
     area = vertex_areas(target.v_template.astype(np.float64), target.faces)[face]
     src_v = source.v_template.astype(np.float64)
-    for _ in range(ICP_ITERATIONS):
-        corr = correspond(sim.apply(src_v), source, target, np.inf, only=face)
-        dist = corr.distance[face]
-        keep = corr.valid[face] & (dist <= 2.5 * np.median(dist) + 1e-9)
-        if keep.sum() < 3:
-            break
+
+    def match(current: Similarity) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        corr = correspond(current.apply(src_v), source, target, np.inf, only=face)
         partner = np.einsum("nc,ncd->nd", corr.bary[face], src_v[source.faces[corr.tri[face]]])
-        sim = umeyama(partner[keep], target.v_template[face][keep].astype(np.float64), area[keep])
-    return sim
+        return partner, corr.distance[face], corr.valid[face]
+
+    return trimmed_icp(sim, match, target.v_template[face].astype(np.float64), area,
+                       ICP_ITERATIONS)
 
 
 # ---------------------------------------------------------------------------- correspondence
-
-def closest_points_on_triangles(p: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray
-                                ) -> tuple[np.ndarray, np.ndarray]:
-    """Closest point of each triangle (a,b,c) to p, all (N,3): (points, barycentrics (N,3)).
-
-    Inside the triangle it is the plane projection; otherwise the best of the three clamped
-    edge projections (the closest point then lies on the boundary)."""
-    ab, ac, ap = b - a, c - a, p - a
-    d00, d01, d11 = _dot(ab, ab), _dot(ab, ac), _dot(ac, ac)
-    d20, d21 = _dot(ap, ab), _dot(ap, ac)
-    den = np.maximum(d00 * d11 - d01 * d01, 1e-30)
-    v = (d11 * d20 - d01 * d21) / den
-    w = (d00 * d21 - d01 * d20) / den
-    bary = np.stack([1 - v - w, v, w], axis=1)
-    inside = (bary >= 0).all(axis=1)
-    best_d = np.full(len(p), np.inf)
-    best_bary = bary.copy()
-    corners = (a, b, c)
-    for i, j in ((0, 1), (1, 2), (2, 0)):
-        e0, e1 = corners[i], corners[j]
-        edge = e1 - e0
-        s = np.clip(_dot(p - e0, edge) / np.maximum(_dot(edge, edge), 1e-30), 0.0, 1.0)
-        gap = p - e0 - s[:, None] * edge
-        d = _dot(gap, gap)
-        better = ~inside & (d < best_d)
-        edge_bary = np.zeros_like(bary)
-        edge_bary[:, i], edge_bary[:, j] = 1 - s, s
-        best_bary[better], best_d[better] = edge_bary[better], d[better]
-    points = best_bary[:, :1] * a + best_bary[:, 1:2] * b + best_bary[:, 2:] * c
-    return points, best_bary
-
-
-def _dot(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    return np.einsum("ij,ij->i", x, y)
-
-
-def triangle_normals(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Area-weighted triangle normals, flipped to point outwards if the mesh winds inwards, so
-    two rigs' normals compare whatever their winding convention."""
-    tri = verts[faces]
-    n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    return -n if np.sum(n * (tri.mean(axis=1) - verts.mean(axis=0))) < 0 else n
-
-
-def vertex_normals(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    n = triangle_normals(verts, faces)
-    out = np.zeros_like(verts)
-    for k in range(3):
-        np.add.at(out, faces[:, k], n)
-    return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-20)
-
-
-def vertex_areas(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """A third of the incident triangle areas: the surface measure each vertex stands for."""
-    tri = verts[faces]
-    area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
-    out = np.zeros(len(verts))
-    for k in range(3):
-        np.add.at(out, faces[:, k], area / 3)
-    return out
-
 
 @dataclass
 class Correspondence:
@@ -312,22 +220,22 @@ def _match_part(out: Correspondence, verts: np.ndarray, faces: np.ndarray,
     """Fill `out` for target vertices `verts` from source faces `faces`; tgt/src are
     (positions, normals, scaled jaw weights) of target vertices / source triangles."""
     (tgt_v, tgt_n, tgt_jaw), (tri_v, tri_n, tri_jaw) = tgt, src
-    k = min(CANDIDATE_TRIANGLES, faces.size)
-    _, cand = cKDTree(tri_v[faces].mean(axis=1)).query(tgt_v[verts], k=k)
-    cand = faces[np.asarray(cand).reshape(len(verts), k)]                  # (n,k) face ids
+    local, points, bary = closest_points_on_nearby_triangles(tgt_v[verts], tri_v[faces],
+                                                             CANDIDATE_TRIANGLES)
+    n, k = local.shape
+    cand = faces[local]                                                      # (n,k) face ids
     flat = cand.ravel()
-    p = np.repeat(tgt_v[verts], k, axis=0)
-    points, bary = closest_points_on_triangles(p, tri_v[flat, 0], tri_v[flat, 1], tri_v[flat, 2])
-    dist = np.linalg.norm(points - p, axis=1).reshape(len(verts), k)
-    jaw_gap = (np.einsum("nc,nc->n", bary, tri_jaw[flat]).reshape(len(verts), k)
+    dist = np.linalg.norm(points - tgt_v[verts][:, None], axis=2)
+    jaw_gap = (np.einsum("nc,nc->n", bary.reshape(-1, 3), tri_jaw[flat]).reshape(n, k)
                - tgt_jaw[verts, None])
     dist = np.sqrt(dist ** 2 + jaw_gap ** 2)
-    facing = _dot(np.repeat(tgt_n[verts], k, axis=0), tri_n[flat]).reshape(len(verts), k) > 0
+    facing = np.einsum("nc,nc->n", np.repeat(tgt_n[verts], k, axis=0), tri_n[flat]) > 0
+    facing = facing.reshape(n, k)
     dist = np.where(facing, dist, np.inf)
     best = np.argmin(dist, axis=1)
-    rows = np.arange(len(verts))
+    rows = np.arange(n)
     out.tri[verts] = cand[rows, best]
-    out.bary[verts] = bary.reshape(len(verts), k, 3)[rows, best]
+    out.bary[verts] = bary[rows, best]
     out.distance[verts] = dist[rows, best]
     out.valid[verts] = dist[rows, best] <= max_dist
 

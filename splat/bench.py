@@ -17,6 +17,7 @@ import torch
 from splat.avatar import GaussianAvatar, load_avatar, resolve_avatar_rig
 from splat.cameras import preset_view, orbit_camera
 from splat.errors import UserInputError
+from splat.mesh_ops import triangle_areas
 from splat.rig import RigData
 
 DEFAULT_AVATAR = Path(__file__).resolve().parents[1] / "assets" / "default_avatar"
@@ -47,7 +48,7 @@ def synthetic_avatar(rig: RigData, n: int, seed: int = 0) -> GaussianAvatar:
     rng = np.random.default_rng(seed)
     verts = rig.v_template.astype(np.float64)
     tri = verts[rig.faces]
-    areas = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+    areas = triangle_areas(verts, rig.faces)
     faces = rng.choice(len(areas), size=n, p=areas / areas.sum())
     bary = rng.dirichlet(np.ones(3), size=n)
     means = np.einsum("nk,nkc->nc", bary, tri[faces])

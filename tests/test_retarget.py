@@ -16,7 +16,7 @@ import soundfile
 from scipy.spatial.transform import Rotation
 
 from driver.motion import MotionFrame
-from driver.retarget import Retargeter, closest_points_on_triangles, umeyama
+from driver.retarget import Retargeter
 from splat.avatar import GaussianAvatar, save_avatar
 from splat.rig import RigData, Rig, load_rig_data, save_rig_data
 from tests.conftest import ROOT
@@ -148,22 +148,6 @@ def pair():
     source = analytic_rig("analytic-src", 70, 120, tongue=True, flame_masks=False)[0]
     target, canon, A = flame_like_target()
     return source, target, canon, A, Retargeter(source, target, cache_dir=None)
-
-
-def test_umeyama_recovers_a_similarity():
-    rng = np.random.default_rng(0)
-    src = rng.normal(size=(8, 3))
-    sim = umeyama(src, SIM["scale"] * src @ SIM["R"].T + SIM["t"], np.ones(8))
-    assert np.isclose(sim.scale, SIM["scale"]) and np.allclose(sim.R, SIM["R"])
-    assert np.allclose(sim.t, SIM["t"])
-
-
-def test_closest_point_inside_edge_and_corner():
-    a, b, c = (np.tile(np.float64(x), (3, 1)) for x in ([0, 0, 0], [1, 0, 0], [0, 1, 0]))
-    p = np.array([[0.2, 0.2, 0.5], [0.5, -1.0, 0.0], [2.0, -1.0, 0.0]])
-    points, bary = closest_points_on_triangles(p, a, b, c)
-    assert np.allclose(points, [[0.2, 0.2, 0], [0.5, 0, 0], [1, 0, 0]])
-    assert np.allclose(bary.sum(1), 1) and np.allclose(bary[2], [0, 1, 0])
 
 
 def test_alignment_finds_the_transform(pair):

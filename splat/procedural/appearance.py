@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
+from splat.mesh_ops import vertex_areas
 from splat.procedural.fields import bump, normalize, smoothstep
 from splat.procedural.head_mesh import vermilion_heights
 from splat.procedural.identity import MOUTH_HALF_WIDTH, Y_MOUTH
@@ -44,16 +45,6 @@ class SurfacePoints:
     ao: np.ndarray        # (N,) 1 = open sky, lower = occluded
 
 
-def vertex_normals(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Area-weighted vertex normals (face winding as built: outwards)."""
-    tri = verts[faces]
-    fn = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    n = np.zeros_like(verts)
-    for k in range(3):
-        np.add.at(n, faces[:, k], fn)
-    return normalize(n)
-
-
 def vertex_occlusion(verts: np.ndarray, faces: np.ndarray, normals: np.ndarray) -> np.ndarray:
     """Disc-based ambient occlusion per vertex (1 open .. ~0.3 deep in a crease).
 
@@ -61,11 +52,7 @@ def vertex_occlusion(verts: np.ndarray, faces: np.ndarray, normals: np.ndarray) 
     tangent plane and facing it occludes by its solid angle. Cheap, smooth, good enough to make
     the sockets, nostrils, ears and mouth read under flat colour.
     """
-    tri = verts[faces]
-    area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
-    varea = np.zeros(len(verts))
-    for k in range(3):
-        np.add.at(varea, faces[:, k], area / 3.0)
+    varea = vertex_areas(verts, faces)
     tree = cKDTree(verts)
     pairs = tree.query_pairs(AO_RADIUS, output_type="ndarray")
     pairs = np.concatenate([pairs, pairs[:, ::-1]])

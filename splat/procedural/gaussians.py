@@ -13,7 +13,8 @@ import torch
 
 from splat.avatar import GaussianAvatar
 from splat.binding import matrix_to_quaternion, world_to_local
-from splat.procedural.appearance import SurfacePoints, colours, vertex_normals, vertex_occlusion
+from splat.mesh_ops import triangle_areas, vertex_normals
+from splat.procedural.appearance import SurfacePoints, colours, vertex_occlusion
 from splat.procedural.fields import normalize
 from splat.procedural.geometry import HeadGeometry
 from splat.procedural.mesh_builder import Part
@@ -47,8 +48,7 @@ def _face_importance(geo: HeadGeometry) -> np.ndarray:
 
 def _sample(geo: HeadGeometry, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(face index, barycentrics, splat spacing) with stratified counts per face."""
-    tri = geo.verts[geo.faces]
-    area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+    area = triangle_areas(geo.verts, geo.faces)
     weight = area * _face_importance(geo)
     expected = TARGET_GAUSSIANS * weight / weight.sum()
     counts = np.floor(expected).astype(np.int64)
