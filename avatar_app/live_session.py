@@ -566,7 +566,8 @@ def blame(what: str, path: object, otherwise: str = "") -> Iterator[None]:
         raise
     except UserInputError as exc:
         text = str(exc)
-        raise LoadFailure(text if str(path) in text else f"{what} {path}: {text}") from None
+        named = str(path) in text and what.split()[-1].lower() in text.lower()
+        raise LoadFailure(text if named else f"{what} {path}: {text}") from None
     except OSError as exc:
         raise LoadFailure(f"cannot read the {what} {path}: {exc.strerror or 'unreadable'}") from None
     except Exception as exc:  # a malformed file must not take the window down

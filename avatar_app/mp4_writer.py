@@ -112,8 +112,12 @@ class Mp4Writer:
         self._video.time_base = self.time_base
         self._video.codec_context.time_base = self.time_base
         keyint = max(1, round(FRAGMENT_S * float(fps_frac)))
-        self._video.options = {"crf": str(crf), "preset": preset, "g": str(keyint)}
+        # No B-frames: packets stay in presentation order, so each sample's duration in the file
+        # is the real interval to the next picture (live frames are irregular) and the last
+        # picture lasts one frame; B-frame reordering would give durations of decode order.
+        self._video.options = {"crf": str(crf), "preset": preset, "g": str(keyint), "bf": "0"}
         self._last_pts = -1
+        self._frame_ticks = round(1 / (float(fps_frac) * self.time_base))
         self._audio = None
         if sample_rate:
             self.sample_rate = int(sample_rate)
@@ -141,6 +145,7 @@ class Mp4Writer:
             rgb = self._to_uint8(image)
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
             frame.pts, frame.time_base = pts, self.time_base
+            frame.duration = self._frame_ticks   # the last picture lasts one frame
             self._guarded(lambda: self._mux(self._video.encode(frame)))
             self._last_pts = pts
             return True

@@ -110,3 +110,83 @@ def play_into_vmic(env: dict[str, str], wav: Path) -> subprocess.Popen:
 def tone(seconds: float, rate: int = 16000, freq: float = 220.0, amp: float = 0.3) -> np.ndarray:
     t = np.arange(int(seconds * rate)) / rate
     return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def pulse_pid(env: dict[str, str]) -> int:
+    """The pid of the private server started for `env`."""
+    return int((Path(env["XDG_RUNTIME_DIR"]) / "pulse" / "pid").read_text().split()[0])
+
+
+@contextmanager
+def frozen_pulse(env: dict[str, str]) -> Iterator[None]:
+    """A sound server that hangs (SIGSTOP) without going away, resumed (SIGCONT) after."""
+    pid = pulse_pid(env)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+def close_window(display: str, title: str, timeout: float = 10.0) -> None:
+    """Ask the X11 window called `title` to close, as a window manager's close button does
+    (a WM_PROTOCOLS / WM_DELETE_WINDOW client message), through Xlib via ctypes."""
+    import ctypes
+    import ctypes.util
+
+    x11 = ctypes.CDLL(ctypes.util.find_library("X11"))
+    x11.XOpenDisplay.restype = ctypes.c_void_p
+    x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
+    x11.XDefaultRootWindow.restype = ctypes.c_ulong
+    x11.XDefaultRootWindow.argtypes = [ctypes.c_void_p]
+    x11.XInternAtom.restype = ctypes.c_ulong
+    x11.XInternAtom.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+    x11.XQueryTree.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.POINTER(ctypes.c_ulong),
+                               ctypes.POINTER(ctypes.c_ulong),
+                               ctypes.POINTER(ctypes.POINTER(ctypes.c_ulong)),
+                               ctypes.POINTER(ctypes.c_uint)]
+    x11.XFetchName.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.POINTER(ctypes.c_char_p)]
+    x11.XSendEvent.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_long,
+                               ctypes.c_void_p]
+    x11.XFlush.argtypes = x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
+
+    class ClientMessage(ctypes.Structure):
+        _fields_ = [("type", ctypes.c_int), ("serial", ctypes.c_ulong),
+                    ("send_event", ctypes.c_int), ("display", ctypes.c_void_p),
+                    ("window", ctypes.c_ulong), ("message_type", ctypes.c_ulong),
+                    ("format", ctypes.c_int), ("data", ctypes.c_long * 5)]
+
+    class XEvent(ctypes.Union):
+        _fields_ = [("xclient", ClientMessage), ("pad", ctypes.c_long * 24)]
+
+    dpy = x11.XOpenDisplay(display.encode())
+    if not dpy:
+        raise RuntimeError(f"cannot open display {display}")
+    try:
+        deadline = time.time() + timeout
+        while True:
+            root, parent = ctypes.c_ulong(), ctypes.c_ulong()
+            children, n = ctypes.POINTER(ctypes.c_ulong)(), ctypes.c_uint()
+            x11.XQueryTree(dpy, x11.XDefaultRootWindow(dpy), ctypes.byref(root),
+                           ctypes.byref(parent), ctypes.byref(children), ctypes.byref(n))
+            window = None
+            for i in range(n.value):
+                name = ctypes.c_char_p()
+                if x11.XFetchName(dpy, children[i], ctypes.byref(name)) and name.value == title.encode():
+                    window = children[i]
+            if children:
+                x11.XFree(children)
+            if window is not None:
+                break
+            if time.time() > deadline:
+                raise RuntimeError(f"no window called {title!r} on {display}")
+            time.sleep(0.1)
+        event = XEvent()
+        msg = event.xclient
+        msg.type, msg.window, msg.format = 33, window, 32          # 33 = ClientMessage
+        msg.message_type = x11.XInternAtom(dpy, b"WM_PROTOCOLS", 0)
+        msg.data[0] = x11.XInternAtom(dpy, b"WM_DELETE_WINDOW", 0)
+        x11.XSendEvent(dpy, window, 0, 0, ctypes.byref(event))
+        x11.XFlush(dpy)
+    finally:
+        x11.XCloseDisplay(dpy)

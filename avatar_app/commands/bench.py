@@ -49,8 +49,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     soak.add_argument("--checkpoint", help="regressor checkpoint (default: the embedded one)")
     soak.add_argument("--backend", choices=["auto", "cpu", "gsplat"], default="auto")
     soak.add_argument("--size", type=int, default=256)
-    soak.add_argument("--warmup", type=float, default=60.0,
-                      help="seconds excluded from the memory growth (default 60)")
+    soak.add_argument("--warmup", type=float,
+                      help="seconds excluded from the memory growth (default 60, at most a "
+                           "quarter of the run)")
     soak.add_argument("--out", default="soak.mp4", help="the recording (default soak.mp4)")
     soak.set_defaults(func=run_soak)
 
@@ -120,12 +121,13 @@ def run_soak(args: argparse.Namespace) -> int:
 
     _check_live_options(args)
     check_range("--minutes", args.minutes, 0.1, 24 * 60.0)
-    check_range("--warmup", args.warmup, 0.0, args.minutes * 60.0 / 2)
+    warmup = min(60.0, args.minutes * 15.0) if args.warmup is None else args.warmup
+    check_range("--warmup", warmup, 0.0, args.minutes * 60.0 / 2)
     out = check_output_file(Path(args.out), VIDEO_SUFFIXES)
     print(_header())
     r = bench_soak(out, args.minutes, audio=args.audio, avatar=args.avatar,
                    checkpoint=args.checkpoint, backend=args.backend, size=args.size,
-                   warmup_s=args.warmup)
+                   warmup_s=warmup)
     print(f"soak {r['seconds'] / 60:.1f} min, {r['backend']} {r['size']}² model={r['model']}: "
           f"RSS {r['rss_start_mb']:.0f} MB at start, {r['rss_after_warmup_mb']:.0f} MB after "
           f"{r['warmup_s']:g} s warm-up, {r['rss_end_mb']:.0f} MB at the end (growth "
