@@ -20,6 +20,7 @@ from avatar_app import settings as settings_mod
 from avatar_app.audio_in import AudioInput, DeviceOpener, list_input_devices
 from avatar_app.gui.orbit import PRESETS, OrbitView
 from avatar_app.live_session import LiveSession, RenderedFrame, Scene, load_engine, load_scene, make_idle
+from avatar_app.output_paths import check_output_file
 from avatar_app.vad import GATE_MODES, make_gate
 from splat.errors import UserInputError
 
@@ -440,8 +441,15 @@ class AvatarApp:
             return None
         path = path or str(Path(self.settings.record_dir or os.getcwd())
                            / time.strftime("avatar-%Y%m%d-%H%M%S.png"))
+        try:
+            check_output_file(path, {".png": "PNG"}, option="screenshot")
+        except UserInputError as exc:
+            self.say(str(exc))
+            return None
         rgba = (np.clip(self._frame.rgba, 0, 1) * 255 + 0.5).astype(np.uint8)
-        cv2.imwrite(path, cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA))
+        if not cv2.imwrite(path, cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA)):
+            self.say(f"screenshot {path} could not be written (disk full?)")
+            return None
         self.dpg.set_value("saved", f"saved {path}")
         return path
 
