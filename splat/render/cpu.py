@@ -35,16 +35,6 @@ def _as_f32(tensor: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(tensor.detach().to("cpu", torch.float32).numpy())
 
 
-def _interleaved_tiles(n_tiles: int) -> np.ndarray:
-    """Tile order that gives each thread of numba's static schedule every n-th tile.
-
-    prange splits its range into one contiguous chunk per thread; the head sits in the middle of
-    the image, so contiguous rows would leave one core with most of the work.
-    """
-    n_threads = numba.get_num_threads()
-    return np.concatenate([np.arange(r, n_tiles, n_threads, dtype=np.int32) for r in range(n_threads)])
-
-
 def depth_order(depth: np.ndarray) -> np.ndarray:
     """Front-to-back order that keeps index order among equal depths, as gsplat's radix sort does.
 
@@ -98,7 +88,7 @@ def _render_locked(
     image = np.empty((height, width, 3), np.float32)
     alpha = np.empty((height, width), np.float32)
     bg = np.asarray(background, dtype=np.float32).reshape(3)
-    composite_tiles(ordered, offsets, ids, _interleaved_tiles(tiles_x * tiles_y), tiles_x, bg, image, alpha)
+    composite_tiles(ordered, offsets, ids, tiles_x, numba.get_num_threads(), bg, image, alpha)
     t3 = time.perf_counter()
     if timings is not None:
         timings["project"] = timings.get("project", 0.0) + t1 - t0

@@ -1,14 +1,15 @@
 """Tile binning and front-to-back compositing of projected Gaussians on the CPU.
 
-The projected records arrive already sorted front to back (one numpy argsort + gather), so
-binning is a counting sort: records are visited once in that order and appended to every 16x16
-tile their bounding box touches, and each tile's list comes out depth-sorted with ascending
-record indices (cache-friendly reads). Compositing runs one tile per task over both cores
-(prange). Inside a tile each Gaussian visits, row by row, only the pixels inside its
-alpha = 1/255 ellipse; pixels that reached the transmittance floor are skipped and the tile stops
-once all of them have. The per-pixel rule is gsplat's: alpha = min(0.999, o * exp(-sigma)),
-skipped below 1/255, and a pixel is finished (without the Gaussian that would take it under 1e-4
-transmittance) exactly as in gsplat's forward kernel.
+The projected records arrive already sorted front to back, so binning is a counting sort:
+records are visited once in that order and appended to every 16x16 tile their bounding box
+touches, and each tile's list comes out depth-sorted with ascending record indices
+(cache-friendly reads). Compositing gives each worker every n-th tile (prange over workers).
+Inside a tile each Gaussian updates whole 16-pixel rows of its bounding box in float32 with
+masks instead of branches, so the row is a handful of AVX instructions (measured 1.6-2x faster
+than the scalar per-pixel loop with exact ellipse chords it replaced). The per-pixel rule is
+gsplat's: alpha = min(0.999, o * exp(-sigma)), skipped below 1/255 or for sigma < 0, and a
+pixel is finished (without the Gaussian that would take it under 1e-4 transmittance) exactly
+as in gsplat's forward kernel; finished rows are skipped and a tile stops once all are.
 """
 from __future__ import annotations
 
@@ -25,7 +26,11 @@ from splat.render.cpu_project import (
 TILE = 16
 ALPHA_MAX = 0.999  # gsplat's cap (the original 3DGS code used 0.99)
 T_MIN = 1e-4  # transmittance at which a pixel counts as opaque
-CHORD_SLACK = 1e-3  # exponent margin of the per-row ellipse clipping (far above float rounding)
+# Exponents beyond this give alpha < 1/255 for any opacity <= 1 (log 255 = 5.54), so _exp_neg
+# needs to be accurate only up to here.
+SIGMA_CLAMP = np.float32(6.0)
+_F = np.float32
+ALPHA_MAX_F, ALPHA_MIN_F, T_MIN_F = _F(ALPHA_MAX), _F(ALPHA_MIN), _F(T_MIN)
 
 
 @numba.njit(cache=True)
@@ -61,73 +66,122 @@ def bin_splats(splats: np.ndarray, tiles_x: int, tiles_y: int) -> tuple[np.ndarr
     return offsets, ids
 
 
+@numba.njit(cache=True, inline="always")
+def _exp_neg(s: float) -> float:
+    """exp(-s) for 0 <= s <= SIGMA_CLAMP in float32, as plain arithmetic so the row loop vectorises.
+
+    numba has no vector exp (no SVML here): a scalar call per pixel kept the whole loop scalar.
+    exp(-s) = exp(-s/16)^16 with a degree-7 Taylor polynomial: relative error < 2e-6 (float32
+    rounding of the squarings), far below one 8-bit step.
+    """
+    x = s * _F(-1.0 / 16.0)
+    p = _F(1.0 / 5040.0)
+    p = p * x + _F(1.0 / 720.0)
+    p = p * x + _F(1.0 / 120.0)
+    p = p * x + _F(1.0 / 24.0)
+    p = p * x + _F(1.0 / 6.0)
+    p = p * x + _F(0.5)
+    p = p * x + _F(1.0)
+    p = p * x + _F(1.0)
+    p = p * p
+    p = p * p
+    p = p * p
+    return p * p
+
+
+@numba.njit(cache=True, inline="always", fastmath=True)
+def _blend_row(trans: np.ndarray, red: np.ndarray, green: np.ndarray, blue: np.ndarray, lane: np.ndarray,
+               gx: float, half_a: float, row_b: float, row_c: float, op: float,
+               cr: float, cg: float, cb: float) -> int:
+    """Blend one Gaussian into one 16-pixel tile row; returns how many pixels it finished.
+
+    gsplat's per-pixel rule as masks instead of branches, over the whole row (the alpha test
+    leaves out the pixels outside the 1/255 ellipse), so LLVM emits it as a few AVX
+    instructions; row views indexed from 0 let it prove the accesses contiguous (an 8-pixel
+    loop, or an offset into the row, stays scalar). A finished pixel (the Gaussian would take it
+    under T_MIN, and is left out as in gsplat) keeps its transmittance negated: the live test
+    is a sign check, with no extra array.
+    """
+    finished = 0
+    for j in range(TILE):
+        dx = gx - lane[j]
+        sigma = row_c + dx * (half_a * dx + row_b)
+        a = min(ALPHA_MAX_F, op * _exp_neg(min(sigma, SIGMA_CLAMP)))
+        t_now = trans[j]
+        t_next = t_now * (_F(1.0) - a)
+        hit = (sigma >= _F(0.0)) & (a >= ALPHA_MIN_F) & (t_now > _F(0.0))
+        done = hit & (t_next <= T_MIN_F)
+        blend = hit & ~done
+        wgt = a * t_now if blend else _F(0.0)
+        red[j] += wgt * cr
+        green[j] += wgt * cg
+        blue[j] += wgt * cb
+        trans[j] = t_next if blend else (-t_now if done else t_now)
+        finished += done
+    return finished
+
+
 @numba.njit(parallel=True, cache=True, fastmath=True)
 def composite_tiles(
-    splats: np.ndarray, offsets: np.ndarray, ids: np.ndarray, tile_order: np.ndarray, tiles_x: int,
+    splats: np.ndarray, offsets: np.ndarray, ids: np.ndarray, tiles_x: int, n_workers: int,
     background: np.ndarray, image: np.ndarray, alpha: np.ndarray,
 ) -> None:
-    """Composite every tile of `tile_order` into image (H,W,3) and alpha (H,W)."""
+    """Composite every tile into image (H,W,3) and alpha (H,W); worker w takes tiles w, w+n, ...
+
+    Interleaving (rather than prange's one contiguous block per thread) balances the cores, as
+    the head sits in the middle of the image. Each Gaussian visits the tile rows its bounding
+    box covers, skipping rows whose pixels are all finished; a tile stops once all are. Buffers are per worker, not per
+    tile, so a frame allocates nothing per tile.
+    """
     height, width = alpha.shape
-    for i in numba.prange(tile_order.shape[0]):
-        t = tile_order[i]
-        x0 = (t % tiles_x) * TILE
-        y0 = (t // tiles_x) * TILE
-        x1 = min(x0 + TILE, width)
-        y1 = min(y0 + TILE, height)
-        trans = np.ones(TILE * TILE, dtype=np.float32)
-        color = np.zeros((TILE * TILE, 3), dtype=np.float32)
-        done = np.zeros(TILE * TILE, dtype=np.bool_)
-        n_left = (x1 - x0) * (y1 - y0)
-        for k in range(offsets[t], offsets[t + 1]):
-            s = splats[ids[k]]
-            gx, gy = s[SPLAT_X], s[SPLAT_Y]
-            ca, cb, cc = s[SPLAT_CONIC_A], s[SPLAT_CONIC_B], s[SPLAT_CONIC_C]
-            op, sigma_cut = s[SPLAT_OPACITY], s[SPLAT_SIGMA_CUT]
-            cr, cg, cbl = s[SPLAT_RGB], s[SPLAT_RGB + 1], s[SPLAT_RGB + 2]
-            # Rows of pixel centres (p + 0.5) inside the bounding box, clipped to the tile.
-            py0 = max(y0, int(math.ceil(gy - s[SPLAT_EXTENT_Y] - 0.5)))
-            py1 = min(y1, int(math.floor(gy + s[SPLAT_EXTENT_Y] - 0.5)) + 1)
-            for py in range(py0, py1):
-                dy = gy - (py + 0.5)
-                # Columns where sigma <= sigma_cut: the row's chord through the alpha = 1/255
-                # ellipse (roots of 0.5*ca*dx^2 + cb*dy*dx + 0.5*cc*dy^2 - sigma_cut), so pixels
-                # of the bounding box outside the ellipse cost nothing. The chord is widened by
-                # CHORD_SLACK so rounding never drops a pixel; the alpha test below decides.
-                disc = (cb * cb - ca * cc) * dy * dy + 2.0 * ca * (sigma_cut + CHORD_SLACK)
-                if disc < 0.0:
-                    continue
-                root = math.sqrt(disc)
-                px0 = max(x0, int(math.ceil(gx + (cb * dy - root) / ca - 0.5)))
-                px1 = min(x1, int(math.floor(gx + (cb * dy + root) / ca - 0.5)) + 1)
-                row = (py - y0) * TILE - x0
-                for px in range(px0, px1):
-                    p = row + px
-                    if done[p]:
+    n_tiles = offsets.shape[0] - 1
+    lane = np.arange(TILE).astype(np.float32)
+    for w in numba.prange(n_workers):
+        trans = np.empty((TILE, TILE), dtype=np.float32)
+        red = np.empty((TILE, TILE), dtype=np.float32)
+        green = np.empty((TILE, TILE), dtype=np.float32)
+        blue = np.empty((TILE, TILE), dtype=np.float32)
+        row_left = np.empty(TILE, dtype=np.int64)
+        for t in range(w, n_tiles, n_workers):
+            x0 = (t % tiles_x) * TILE
+            y0 = (t // tiles_x) * TILE
+            x1 = min(x0 + TILE, width)
+            y1 = min(y0 + TILE, height)
+            trans[:, :x1 - x0] = _F(1.0)
+            trans[:, x1 - x0:] = _F(-1.0)  # pixels past the image edge start finished
+            red[:] = _F(0.0)
+            green[:] = _F(0.0)
+            blue[:] = _F(0.0)
+            row_left[:] = x1 - x0
+            n_left = (x1 - x0) * (y1 - y0)
+            for k in range(offsets[t], offsets[t + 1]):
+                s = splats[ids[k]]
+                ca, cb, cc = s[SPLAT_CONIC_A], s[SPLAT_CONIC_B], s[SPLAT_CONIC_C]
+                op = s[SPLAT_OPACITY]
+                cr, cg, cbl = s[SPLAT_RGB], s[SPLAT_RGB + 1], s[SPLAT_RGB + 2]
+                gx = s[SPLAT_X] - _F(x0 + 0.5)  # mean relative to the tile's first pixel centre
+                gy = s[SPLAT_Y] - _F(y0 + 0.5)
+                half_a, half_c = _F(0.5) * ca, _F(0.5) * cc
+                # Rows of pixel centres inside the bounding box, clipped to the tile.
+                ey = s[SPLAT_EXTENT_Y]
+                r0 = max(0, int(math.ceil(gy - ey)))
+                r1 = min(y1 - y0, int(math.floor(gy + ey)) + 1)
+                for r in range(r0, r1):
+                    if row_left[r] == 0:  # the row is opaque already
                         continue
-                    dx = gx - (px + 0.5)
-                    sigma = 0.5 * (ca * dx * dx + cc * dy * dy) + cb * dx * dy
-                    if sigma < 0.0:
-                        continue
-                    a = min(ALPHA_MAX, op * math.exp(-sigma))
-                    if a < ALPHA_MIN:
-                        continue
-                    t_now = trans[p]
-                    t_next = t_now * (1.0 - a)
-                    if t_next <= T_MIN:
-                        done[p] = True
-                        n_left -= 1
-                        continue
-                    w = a * t_now
-                    color[p, 0] += w * cr
-                    color[p, 1] += w * cg
-                    color[p, 2] += w * cbl
-                    trans[p] = t_next
-            if n_left == 0:
-                break
-        for py in range(y0, y1):
-            for px in range(x0, x1):
-                p = (py - y0) * TILE + px - x0
-                t_p = trans[p]
-                for c in range(3):
-                    image[py, px, c] = min(1.0, max(0.0, color[p, c] + t_p * background[c]))
-                alpha[py, px] = 1.0 - t_p
+                    dy = gy - lane[r]
+                    finished = _blend_row(trans[r], red[r], green[r], blue[r], lane, gx, half_a, cb * dy,
+                                          half_c * dy * dy, op, cr, cg, cbl)
+                    row_left[r] -= finished
+                    n_left -= finished
+                if n_left == 0:
+                    break
+            for py in range(y0, y1):
+                r = py - y0
+                for px in range(x0, x1):
+                    j = px - x0
+                    t_p = abs(trans[r, j])
+                    image[py, px, 0] = min(_F(1.0), max(_F(0.0), red[r, j] + t_p * background[0]))
+                    image[py, px, 1] = min(_F(1.0), max(_F(0.0), green[r, j] + t_p * background[1]))
+                    image[py, px, 2] = min(_F(1.0), max(_F(0.0), blue[r, j] + t_p * background[2]))
+                    alpha[py, px] = _F(1.0) - t_p
