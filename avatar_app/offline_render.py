@@ -19,13 +19,13 @@ import numpy as np
 from avatar_app.option_checks import FPS_RANGE, check_range, check_view_options
 from avatar_app.output_paths import VIDEO_SUFFIXES, check_output_file
 from avatar_app.stop_signals import StopRequest
-from driver.motion import POSE_SIZES, MotionFrame
+from driver.audio import MOTION_FPS
+from driver.motion import MotionFrame
+from splat.assets_paths import DEFAULT_MODEL, DEFAULT_RIG, default_avatar
 from splat.errors import UserInputError
+from splat.rig import POSE_PARAM_SIZES
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_AVATAR = ROOT / "assets" / "default_avatar"
-DEFAULT_MODEL = ROOT / "assets" / "default_model"
-MOTION_KEYS = ("expr", *POSE_SIZES)
+MOTION_KEYS = ("expr", *POSE_PARAM_SIZES)
 
 
 @dataclass
@@ -84,7 +84,7 @@ def load_motion_file(path: Path, n_expr: int) -> tuple[list[MotionFrame], float]
     if non_numeric:
         raise UserInputError(f"{path}: {', '.join(non_numeric)} must be numeric arrays")
     data = {k: v.astype(np.float32) for k, v in raw.items()}
-    fps_value = data.pop("fps", np.float32(30.0))
+    fps_value = data.pop("fps", np.float32(MOTION_FPS))
     if fps_value.size != 1:
         raise UserInputError(f"{path}: fps must be one number, got shape {fps_value.shape}")
     fps = float(fps_value.reshape(()))
@@ -109,8 +109,8 @@ def load_motion_file(path: Path, n_expr: int) -> tuple[list[MotionFrame], float]
     if T == 0:
         raise UserInputError(f"{path}: the motion has no frames")
     for k, v in data.items():
-        if k != "expr" and v.shape[1] != POSE_SIZES[k]:
-            raise UserInputError(f"{path}: {k} needs {POSE_SIZES[k]} values per frame, "
+        if k != "expr" and v.shape[1] != POSE_PARAM_SIZES[k]:
+            raise UserInputError(f"{path}: {k} needs {POSE_PARAM_SIZES[k]} values per frame, "
                                  f"has {v.shape[1]}")
         if not np.isfinite(v).all():
             bad = int(np.flatnonzero(~np.isfinite(v).all(axis=1))[0])
@@ -214,8 +214,8 @@ def source_rig(job: RenderJob):
     if has_checkpoint:
         _, info = read_checkpoint_info(folder)
         return find_source_rig(info.rig_id, info.rig_topology,
-                               [folder / "rig.npz", DEFAULT_AVATAR / "rig.npz"])
-    return load_rig_data(DEFAULT_AVATAR / "rig.npz")
+                               [folder / "rig.npz", DEFAULT_RIG])
+    return load_rig_data(DEFAULT_RIG)
 
 
 def build_retargeter(job: RenderJob, rig_data, say: Callable[[str], None]):
@@ -254,9 +254,7 @@ def render_clip(job: RenderJob, say: Callable[[str], None] = print,
     check_view_options(job.size, job.yaw, job.pitch, job.distance)
     check_range("--fps", job.fps, *FPS_RANGE)
     check_output_file(job.out, VIDEO_SUFFIXES)
-    avatar_dir = job.avatar or DEFAULT_AVATAR
-    if job.avatar is None and not (DEFAULT_AVATAR / "point_cloud.ply").is_file():
-        raise UserInputError("default avatar missing; run python main.py assets")
+    avatar_dir = job.avatar or default_avatar()
     start = time.perf_counter()
     audio = load_audio(job.audio)
     duration = audio.size / SAMPLE_RATE

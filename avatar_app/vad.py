@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from driver.audio import SAMPLE_RATE
 from splat.errors import UserInputError
 
-SAMPLE_RATE = 16000
 GATE_MODES = ("off", "noise", "voice")
 
 

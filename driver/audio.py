@@ -21,9 +21,10 @@ import numpy as np
 
 from splat.errors import UserInputError
 
-SAMPLE_RATE = 16000
+SAMPLE_RATE = 16000     # every sample inside driver/ and the live app
+MOTION_FPS = 30         # motion frames per second of audio: features, motion, corpus
 MIN_RATE, MAX_RATE = 8000, 96000
-MIN_SAMPLES = math.ceil(SAMPLE_RATE / 30)   # one motion frame of audio
+MIN_SAMPLES = math.ceil(SAMPLE_RATE / MOTION_FPS)   # one motion frame of audio
 SOUNDFILE_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif"}
 
 

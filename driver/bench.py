@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from driver.audio import SAMPLE_RATE
+from driver.audio import MOTION_FPS, SAMPLE_RATE
 from driver.checkpoint import read_checkpoint_info
 from driver.devices import resolve_device
 from driver.frontends import LogMelFrontEnd, Wav2Vec2FrontEnd, build_frontend, tiny_wav2vec2_config
 from driver.model import Learn2TalkRegressor, RegressorConfig
 from driver.streaming import StreamingEngine
+from splat.assets_paths import DEFAULT_MODEL
 
 FRONT_ENDS = ("logmel", "wav2vec2")
-DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "assets" / "default_model"
 
 
 @dataclass
@@ -87,8 +86,8 @@ def bench_stream(front_end: str = "logmel", seconds: float = 10.0, warmup_hops: 
 def _run(front_end: str, seconds: float, warmup_hops: int, device: str, seed: int) -> StreamBench:
     engine = StreamingEngine(build_bench_model(front_end), device=device)
     rng = np.random.default_rng(seed)
-    n_hops = int(seconds * 30) + warmup_hops
-    edges = np.round(np.arange(n_hops + 1) * SAMPLE_RATE / 30).astype(int)
+    n_hops = int(seconds * MOTION_FPS) + warmup_hops
+    edges = np.round(np.arange(n_hops + 1) * SAMPLE_RATE / MOTION_FPS).astype(int)
     audio = (0.1 * rng.standard_normal(edges[-1])).astype(np.float32)
     times = []
     for i in range(n_hops):

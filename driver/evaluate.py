@@ -16,9 +16,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from driver.audio import MOTION_FPS, SAMPLE_RATE
 from driver.checkpoint import CheckpointInfo, load_checkpoint
 from driver.corpus.dataset import Clip
-from driver.motion_space import FPS
 from driver.scoring import Judge, Scorecard
 from driver.syncnet3d import SyncNet3D, load_syncnet
 from driver.training_data import TrainingData
@@ -29,10 +29,10 @@ METHODS = ("model", "energy jaw", "static face", "ground truth")
 
 def frame_energy(audio: np.ndarray, n_frames: int) -> np.ndarray:
     """(T,) RMS in a 1/15 s window around each frame time, divided by the clip's 95th pct."""
-    half = 16000 // 30
+    half = SAMPLE_RATE // MOTION_FPS
     rms = np.empty(n_frames)
     for k in range(n_frames):
-        c = int(round(k * 16000 / FPS))
+        c = int(round(k * SAMPLE_RATE / MOTION_FPS))
         seg = audio[max(0, c - half): c + half]
         rms[k] = np.sqrt(np.mean(seg**2)) if len(seg) else 0.0
     return np.clip(rms / (np.percentile(rms, 95) + 1e-6), 0.0, 1.2)
@@ -167,7 +167,7 @@ def plot_example(example: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     clip: Clip = example["clip"]
-    t = np.arange(len(clip.motion)) / FPS
+    t = np.arange(len(clip.motion)) / MOTION_FPS
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(11, 5.5), sharex=True)
     styles = {"ground truth": ("k", 2.0), "model": ("tab:red", 1.5),
               "energy jaw": ("tab:blue", 1.0)}

@@ -23,10 +23,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from driver.audio import SAMPLE_RATE
+from driver.audio import MOTION_FPS, SAMPLE_RATE
 from splat.errors import UserInputError
-
-MOTION_FPS = 30.0
 
 
 def frame_sample(k: int, fps: float = MOTION_FPS) -> float:

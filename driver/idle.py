@@ -14,6 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
+from driver.audio import MOTION_FPS, SAMPLE_RATE
 from driver.motion import MotionFrame
 
 BLINK_INTERVAL_S = (2.0, 6.0)
@@ -26,7 +27,7 @@ NOD_MAX_RAD = 0.06              # extra head pitch at full speech energy, streng
 ENERGY_SMOOTH_S = 0.25          # envelope time constant for speech following
 
 
-def rms_energy(audio: np.ndarray, t: float, sample_rate: int = 16000,
+def rms_energy(audio: np.ndarray, t: float, sample_rate: int = SAMPLE_RATE,
                window_s: float = 0.1) -> float:
     """Loudness around time t mapped to 0..1 (-60 dBFS -> 0, -10 dBFS -> 1)."""
     c = int(round(t * sample_rate))
@@ -127,7 +128,7 @@ class IdleMotion:
         return replace(frame, expr=expr, neck_pose=neck, eyes_pose=eyes)
 
     def _update_energy(self, t: float, energy: float) -> None:
-        dt = 1.0 / 30.0 if self._last_t is None else max(t - self._last_t, 0.0)
+        dt = 1.0 / MOTION_FPS if self._last_t is None else max(t - self._last_t, 0.0)
         a = 1.0 - math.exp(-dt / ENERGY_SMOOTH_S)
         self._energy += a * (float(np.clip(energy, 0.0, 1.0)) - self._energy)
         self._last_t = t

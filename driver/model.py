@@ -28,8 +28,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from driver.audio import MOTION_FPS
 from driver.frontends import FrontEnd, LogMelFrontEnd, build_frontend
-from driver.motion import POSE_SIZES
+from splat.rig import POSE_PARAM_SIZES
 
 
 @dataclass
@@ -47,7 +48,7 @@ class RegressorConfig:
     audio_lookback: int = 0               # audio frames before i that frame i sees
     audio_lookahead: int = 0              # audio frames after i that frame i sees
     dropout: float = 0.1
-    fps: float = 30.0
+    fps: float = float(MOTION_FPS)       # a float in config.json, as it always was
     frontend: dict[str, Any] = field(default_factory=lambda: LogMelFrontEnd().config_dict())
 
     def __post_init__(self) -> None:
@@ -58,9 +59,9 @@ class RegressorConfig:
             raise ValueError("vertices mode has exactly one output block named 'vertices'")
         if self.mode == "params":
             for name, size in self.outputs:
-                if name != "expr" and POSE_SIZES.get(name) != size:
+                if name != "expr" and POSE_PARAM_SIZES.get(name) != size:
                     raise ValueError(f"output {name!r} ({size}) is not a rig parameter; use expr "
-                                     f"or one of {POSE_SIZES}")
+                                     f"or one of {POSE_PARAM_SIZES}")
         if self.d_model % self.n_heads:
             raise ValueError("d_model must be divisible by n_heads")
         if self.self_attn_window < 1 or self.audio_lookback < 0 or self.audio_lookahead < 0:

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-POSE_SIZES = {"rotation": 3, "neck_pose": 3, "jaw_pose": 3, "eyes_pose": 6, "translation": 3}
+from splat.rig import POSE_PARAM_SIZES
 
 
 @dataclass
@@ -27,4 +27,4 @@ class MotionFrame:
 
     def params(self) -> dict[str, np.ndarray]:
         """The rig-parameter dict (no batch axis) the rig and the avatar pipeline accept."""
-        return {"expr": self.expr, **{k: getattr(self, k) for k in POSE_SIZES}}
+        return {"expr": self.expr, **{k: getattr(self, k) for k in POSE_PARAM_SIZES}}

@@ -19,14 +19,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from driver.audio import MOTION_FPS as FPS  # noqa: F401  re-exported for train.py & co.
 from driver.fit import RigFitter
 from driver.metrics import LipGap
 from driver.model import RegressorConfig
+from splat.assets_paths import DEFAULT_RIG
 from splat.errors import UserInputError
 from splat.rig import Rig, RigData, load_rig_data
 
-FPS = 30
-DEFAULT_RIG = Path(__file__).resolve().parents[1] / "assets" / "default_avatar" / "rig.npz"
 
 
 class MotionSpace(ABC):

@@ -17,7 +17,8 @@ from driver.corpus.dataset import Clip
 from driver.metrics import (OFFSETS, audio_embeddings, bilabial_closures, fdd, lip_max_sq_error,
                             lve, max_l2_mm, silence_closures, sync_distances, sync_scores,
                             upper_face_dynamics)
-from driver.motion_space import FPS, MotionSpace
+from driver.audio import MOTION_FPS
+from driver.motion_space import MotionSpace
 from driver.syncnet3d import SyncNet3D
 
 
@@ -63,8 +64,8 @@ class Scorecard:
                                                 space.data.masks["upper_face"]))
         if clip.phones:
             gaps = space.gap.gaps(verts)
-            b = bilabial_closures(gaps, clip.phones, FPS)
-            s = silence_closures(gaps, clip.phones, FPS)
+            b = bilabial_closures(gaps, clip.phones, MOTION_FPS)
+            s = silence_closures(gaps, clip.phones, MOTION_FPS)
             self.closures += np.array([b[0], b[1], s[0], s[1]])
         if judge.syncnet is not None:
             self.curves.append(sync_distances(judge.syncnet, judge.audio_emb,

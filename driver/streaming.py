@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from driver.audio import SAMPLE_RATE
+from driver.audio import MOTION_FPS, SAMPLE_RATE
 from driver.frontends import frame_sample
 from driver.model import Learn2TalkRegressor
 from driver.motion import MotionFrame
@@ -58,7 +58,7 @@ class OutputMapper:
                             **{k: v[i] for k, v in arrays.items()}) for i in range(T)]
 
 
-def n_frames_for(n_samples: int, fps: float = 30.0) -> int:
+def n_frames_for(n_samples: int, fps: float = MOTION_FPS) -> int:
     """Frames whose time lies inside a clip: k with k/fps < duration."""
     return math.ceil(n_samples * fps / SAMPLE_RATE)
 

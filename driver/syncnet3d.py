@@ -18,15 +18,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from driver.audio import MOTION_FPS, SAMPLE_RATE
 from splat.errors import UserInputError
 
-SAMPLE_RATE = 16000
 MEL_HOP = 200                 # 12.5 ms → 80 mel frames per second
 MEL_WIN = 400
 N_MELS = 80
 MEL_STEPS = 16                # 0.2 s audio window
 MOTION_FRAMES = 5             # 0.2 s at 30 fps
-FPS = 30.0
 LIP_SCALE = 100.0
 SILENCE_LEVEL = -1.0          # log_mel of digital silence: (log10(1e-8) + 4) / 4             # metres → centimetres: displacements of order 1 for the encoder
 
@@ -60,7 +59,7 @@ def log_mel(audio: np.ndarray | torch.Tensor) -> torch.Tensor:
 
 def audio_windows(mel: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
     """(N, N_MELS, MEL_STEPS) windows centred on motion frames `frames` (silence beyond ends)."""
-    centre = torch.round(frames.double() * (SAMPLE_RATE / FPS) / MEL_HOP).long()
+    centre = torch.round(frames.double() * (SAMPLE_RATE / MOTION_FPS) / MEL_HOP).long()
     idx = centre[:, None] - MEL_STEPS // 2 + torch.arange(MEL_STEPS)
     valid = (idx >= 0) & (idx < mel.shape[1])
     out = mel[:, idx.clamp(0, mel.shape[1] - 1)].permute(1, 0, 2)

@@ -15,12 +15,11 @@ import numpy as np
 import torch
 
 from splat.avatar import GaussianAvatar, load_avatar, resolve_avatar_rig
+from splat.assets_paths import default_avatar
 from splat.cameras import preset_view, orbit_camera
 from splat.errors import UserInputError
 from splat.mesh_ops import triangle_areas
 from splat.rig import RigData
-
-DEFAULT_AVATAR = Path(__file__).resolve().parents[1] / "assets" / "default_avatar"
 
 
 @dataclass
@@ -101,9 +100,7 @@ def bench_render(
     if any(size < 16 or size > 8192 for size in sizes):
         raise UserInputError(f"sizes must be between 16 and 8192 pixels, got {list(sizes)}")
     if avatar is None:
-        if not (DEFAULT_AVATAR / "point_cloud.ply").is_file():
-            raise UserInputError("default avatar missing; run python main.py assets")
-        avatar = DEFAULT_AVATAR
+        avatar = default_avatar()
     loaded = load_avatar(avatar)
     rig = resolve_avatar_rig(avatar, flame, avatar=loaded)
     if rig is None:

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from driver.audio import MOTION_FPS as FPS
 from driver.corpus import channel, noises
 from driver.corpus.acoustics import RobustConfig, insert_silences, robust_augment
-from driver.corpus.articulation import FPS, phones_to_motion
+from driver.corpus.articulation import phones_to_motion
 from driver.corpus.phones import SILENCE, PhoneSegment, read_tsv
 from driver.corpus.rooms import measure_rt60, room_impulse_response
 

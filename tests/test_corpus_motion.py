@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from driver.corpus.articulation import FPS, phones_to_motion
+from driver.audio import MOTION_FPS as FPS
+from driver.corpus.articulation import phones_to_motion
 from driver.corpus.phones import PhoneSegment
 from splat.default_rig_spec import EXPRESSION_NAMES
 

@@ -1,7 +1,8 @@
 """The committed default assets are exactly what `python main.py assets` generates."""
 from pathlib import Path
 
-from avatar_app.commands.assets import ASSETS_DIR, check_against_manifest, read_manifest
+from avatar_app.commands.assets import check_against_manifest, read_manifest
+from splat.assets_paths import ASSETS_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,3 +40,22 @@ def test_assets_command_checks_and_regenerates(tmp_path):
     assert main(["assets", "--out", str(tmp_path), "--check"]) == 0
     (tmp_path / "default_avatar" / "rig.npz").write_bytes(b"changed")
     assert main(["assets", "--out", str(tmp_path), "--check"]) == 2
+
+
+def test_default_paths_have_one_owner_and_ignore_the_current_folder(tmp_path, monkeypatch):
+    """eval, render, the benches and the window take their defaults from splat.assets_paths,
+    which names the files the way splat.avatar reads an avatar folder."""
+    import argparse
+
+    from avatar_app.commands import eval as eval_command
+    from splat import assets_paths
+    from splat.avatar import PLY_NAME, RIG_NAME
+
+    assert ASSETS_DIR == ROOT / "assets"
+    assert assets_paths.DEFAULT_RIG.name == RIG_NAME and assets_paths.DEFAULT_RIG.is_file()
+    assert (assets_paths.default_avatar() / PLY_NAME).is_file()
+    monkeypatch.chdir(tmp_path)
+    parser = argparse.ArgumentParser()
+    eval_command.register(parser.add_subparsers())
+    args = parser.parse_args(["eval"])
+    assert args.checkpoint == assets_paths.DEFAULT_MODEL and args.checkpoint.is_absolute()

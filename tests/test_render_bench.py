@@ -27,8 +27,6 @@ def test_synthetic_avatar_binds_to_the_rig():
 
 
 def test_missing_default_avatar_is_a_clear_error(monkeypatch, tmp_path):
-    import splat.bench
-
-    monkeypatch.setattr(splat.bench, "DEFAULT_AVATAR", tmp_path / "nowhere")
+    monkeypatch.setattr("splat.assets_paths.DEFAULT_AVATAR", tmp_path / "nowhere")
     with pytest.raises(UserInputError, match="default avatar missing"):
         bench_render(["cpu"], sizes=(32,), n_frames=1)

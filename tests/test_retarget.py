@@ -17,6 +17,7 @@ from scipy.spatial.transform import Rotation
 
 from driver.motion import MotionFrame
 from driver.retarget import Retargeter
+from splat.assets_paths import DEFAULT_RIG
 from splat.avatar import GaussianAvatar, save_avatar
 from splat.rig import RigData, Rig, load_rig_data, save_rig_data
 from tests.conftest import ROOT
@@ -225,9 +226,6 @@ def test_cache_round_trip(pair, tmp_path):
     again = Retargeter(source, target, cache_dir=tmp_path)
     assert not first.from_cache and again.from_cache and len(list(tmp_path.iterdir())) == 1
     assert np.allclose(again.matrix, rt.matrix) and again.quality() == first.quality()
-
-
-DEFAULT_RIG = ROOT / "assets" / "default_avatar" / "rig.npz"
 
 
 @pytest.mark.skipif(not DEFAULT_RIG.is_file(), reason="default rig not generated")

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 import main
-from avatar_app.commands import still
 from tests.test_pipeline import EXPR_NAMES, write_tiny_avatar_folder
 
 
@@ -60,6 +59,6 @@ def test_bad_flags_end_in_one_clear_line(avatar_dir, tmp_path, capsys, flags, me
 
 
 def test_missing_default_avatar_says_how_to_make_it(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(still, "DEFAULT_AVATAR", tmp_path / "nowhere")
+    monkeypatch.setattr("splat.assets_paths.DEFAULT_AVATAR", tmp_path / "nowhere")
     assert main.main(["still", "--out", str(tmp_path / "x.png")]) == 2
     assert "default avatar missing; run python main.py assets" in capsys.readouterr().err

@@ -1,7 +1,6 @@
 """Streaming engine: random block sizes reproduce offline inference; silence rests the mouth."""
 import json
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,6 +8,7 @@ import torch
 
 from driver.model import Learn2TalkRegressor
 from driver.streaming import StreamingEngine, infer_offline, n_frames_for
+from splat.assets_paths import DEFAULT_MODEL
 from splat.errors import UserInputError
 from tests.test_model import make_tiny_rig, randomize_head, tiny_config
 
@@ -99,7 +99,6 @@ def test_bench_stream_reports_cost_and_look_ahead():
     assert "look-ahead 82.5 ms" in result.line()
 
 
-DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "assets" / "default_model"
 
 
 def _trained_default() -> bool:

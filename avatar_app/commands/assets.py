@@ -17,9 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from avatar_app.output_paths import check_output_folder
+from splat.assets_paths import ASSETS_DIR, DEFAULT_AVATAR, DEMO_CLIP
 from splat.errors import UserInputError
 
-ASSETS_DIR = Path(__file__).resolve().parents[2] / "assets"
 MANIFEST_NAME = "MANIFEST.json"
 MANIFEST_VERSION = 1
 
@@ -27,13 +27,13 @@ MANIFEST_VERSION = 1
 def _default_avatar(out: Path, seed: int) -> list[Path]:
     from splat.procedural.generate import generate_default_avatar
 
-    return generate_default_avatar(out / "default_avatar", seed)
+    return generate_default_avatar(out / DEFAULT_AVATAR.relative_to(ASSETS_DIR), seed)
 
 
 def _demo_speech(out: Path, seed: int) -> list[Path]:
     from driver.demo_clip import write_demo_clip
 
-    return [write_demo_clip(out / "demo_speech.wav")]
+    return [write_demo_clip(out / DEMO_CLIP.relative_to(ASSETS_DIR))]
 
 
 # generator name -> function(assets folder, seed) -> files written (inside that folder).

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from avatar_app.commands.train import add_data_arguments, data_fields
+from splat.assets_paths import DEFAULT_MODEL
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -15,8 +16,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "audio-energy jaw on a split of the corpus or of VOCASET: LVE, lip max-L2, "
                     "FDD, LSE-D, LSE-C, AV offset (SyncNet3D), bilabial and silence closure "
                     "rates (where phone labels exist).")
-    parser.add_argument("--checkpoint", type=Path, default=Path("assets/default_model"),
-                        help="checkpoint folder, or a training run folder (its model/)")
+    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_MODEL,
+                        help="checkpoint folder, or a training run folder (its model/); "
+                             "default: the embedded assets/default_model")
     parser.add_argument("--split", choices=("train", "val", "test"), default="test")
     add_data_arguments(parser)
     parser.add_argument("--syncnet", type=Path, default=None,

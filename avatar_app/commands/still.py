@@ -12,10 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from avatar_app.option_checks import check_range, check_view_options
+from splat.assets_paths import default_avatar
 from splat.errors import UserInputError
 from splat.rig import JAW_OPEN_RANGE_RAD, MAX_EXPR_COEFF
-
-DEFAULT_AVATAR = Path(__file__).resolve().parents[2] / "assets" / "default_avatar"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -96,11 +95,7 @@ def run(args: argparse.Namespace) -> int:
     check_range("--jaw", args.jaw, *JAW_OPEN_RANGE_RAD, "radians")
     background = parse_background(args.background)
     check_output_file(args.out, IMAGE_SUFFIXES)
-    avatar_dir = args.avatar
-    if avatar_dir is None:
-        if not (DEFAULT_AVATAR / "point_cloud.ply").is_file():
-            raise UserInputError("default avatar missing; run python main.py assets")
-        avatar_dir = DEFAULT_AVATAR
+    avatar_dir = args.avatar if args.avatar is not None else default_avatar()
 
     start = time.perf_counter()
     avatar = load_avatar(avatar_dir)

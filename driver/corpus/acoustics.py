@@ -19,12 +19,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.signal import fftconvolve
 
+from driver.audio import SAMPLE_RATE
 from driver.corpus import channel, noises
 from driver.corpus.augment import augment
 from driver.corpus.phones import SILENCE, PhoneSegment, merge_silences, pad_to_duration
 from driver.corpus.rooms import room_impulse_response
-
-SAMPLE_RATE = 16000
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from driver.audio import MOTION_FPS
 from driver.corpus.phones import BILABIALS, SILENCE, VOWELS, PhoneSegment
 from splat.default_rig_spec import EXPRESSION_NAMES
 
-FPS = 30.0
 CHANNELS = ("jaw", "lips_part", "lips_close", "lip_funnel", "lip_pucker", "lip_stretch",
             "lips_press", "lower_lip_depress", "lower_lip_tuck", "tongue_up", "tongue_out",
             "tongue_back")
@@ -210,13 +210,13 @@ def channels_to_rig(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return expr, jaw
 
 
-def frame_count(duration: float, fps: float = FPS) -> int:
+def frame_count(duration: float, fps: float = MOTION_FPS) -> int:
     """Motion frames of a clip: frame i shows time i/fps, for every i/fps < duration."""
     return max(1, int(np.ceil(duration * fps - 1e-9)))
 
 
 def phones_to_motion(segments: list[PhoneSegment], duration: float, seed: int,
-                     fps: float = FPS, vary: bool = True) -> np.ndarray:
+                     fps: float = MOTION_FPS, vary: bool = True) -> np.ndarray:
     """Rig parameters (T, E + 3): expression weights then jaw_pose, for frame times i/fps."""
     rng = np.random.default_rng(seed)
     times = np.arange(frame_count(duration, fps)) / fps

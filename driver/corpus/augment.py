@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.signal import butter, fftconvolve, resample_poly, sosfiltfilt
 
-SAMPLE_RATE = 16000
+from driver.audio import SAMPLE_RATE
 
 
 @dataclass

@@ -23,12 +23,13 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
+from driver.audio import SAMPLE_RATE
 from driver.corpus.acoustics import robust_augment
 from driver.corpus.augment import augment
 from driver.corpus.phones import write_tsv
 from driver.corpus.splits import split_of_voice
 from driver.corpus.text import LENGTH_WORDS, make_sentence
-from driver.corpus.tts import ESPEAK_VARIANTS, FIXED_F0_VOICES, SAMPLE_RATE, Synthesiser, Voice
+from driver.corpus.tts import ESPEAK_VARIANTS, FIXED_F0_VOICES, Synthesiser, Voice
 from splat.errors import UserInputError
 
 

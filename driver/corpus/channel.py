@@ -19,7 +19,8 @@ import av
 import numpy as np
 from scipy.signal import butter, iirpeak, sosfiltfilt, filtfilt
 
-SAMPLE_RATE = 16000
+from driver.audio import SAMPLE_RATE
+
 CODECS = {"opus": ("libopus", "ogg"), "aac": ("aac", "adts")}
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from driver.audio import SAMPLE_RATE
 from driver.corpus.phones import PhoneSegment, read_tsv
 from splat.errors import UserInputError
 
@@ -66,7 +67,7 @@ def load_clip(corpus: Path, record: dict, clean: bool = False) -> Clip:
     corpus = Path(corpus)
     name = f"{record['id']}.clean.wav" if clean else f"{record['id']}.wav"
     audio, rate = sf.read(corpus / "audio" / name, dtype="float32")
-    if rate != 16000:
+    if rate != SAMPLE_RATE:
         raise UserInputError(f"{name}: expected 16 kHz audio, got {rate}")
     motion_path = corpus / "motion" / f"{record['id']}.npy"
     if not motion_path.is_file():

@@ -18,6 +18,7 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import fftconvolve
 
+from driver.audio import SAMPLE_RATE
 from driver.corpus.acoustics import RobustConfig, robust_augment
 from driver.corpus.articulation import phones_to_motion
 from driver.corpus.channel import set_level, speech_level_db
@@ -26,7 +27,6 @@ from driver.corpus.phones import pad_to_duration, read_tsv, write_tsv
 from driver.corpus.rooms import room_impulse_response
 from splat.errors import UserInputError
 
-SAMPLE_RATE = 16000
 DEGRADE_STREAM = 2      # generator: np.random.default_rng([utterance seed, DEGRADE_STREAM])
 CHAINS = ("reverb", "robust")
 

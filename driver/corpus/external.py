@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from driver.audio import load_audio
+from driver.audio import SAMPLE_RATE, load_audio
 from driver.corpus.articulation import phones_to_motion
 from driver.corpus.phones import PhoneSegment, pad_to_duration, read_tsv, write_tsv
 from splat.errors import UserInputError
@@ -45,7 +45,7 @@ def read_aligned_folder(folder: Path, skip_unaligned: bool = False) -> list[Alig
         if not tsv.is_file():
             raise UserInputError(f"{wav.name} has no {tsv.name} (start end phone per line)")
         audio = load_audio(wav)
-        duration = len(audio) / 16000
+        duration = len(audio) / SAMPLE_RATE
         phones = read_tsv(tsv)
         if phones[-1].end > duration + 0.05:
             raise UserInputError(f"{tsv}: phones run to {phones[-1].end:.2f} s but the audio "
@@ -72,9 +72,10 @@ def import_aligned_folder(folder: Path, corpus: Path, split: str, voice: str = "
             if uid in known:
                 continue
             seed = zlib.crc32(uid.encode())
-            duration = len(utt.audio) / 16000
-            sf.write(corpus / "audio" / f"{uid}.wav", utt.audio, 16000, subtype="PCM_16")
-            sf.write(corpus / "audio" / f"{uid}.clean.wav", utt.audio, 16000, subtype="PCM_16")
+            duration = len(utt.audio) / SAMPLE_RATE
+            sf.write(corpus / "audio" / f"{uid}.wav", utt.audio, SAMPLE_RATE, subtype="PCM_16")
+            sf.write(corpus / "audio" / f"{uid}.clean.wav", utt.audio, SAMPLE_RATE,
+                     subtype="PCM_16")
             write_tsv(utt.phones, corpus / "phones" / f"{uid}.tsv")
             np.save(corpus / "motion" / f"{uid}.npy", phones_to_motion(utt.phones, duration, seed))
             f.write(json.dumps({"id": uid, "voice": voice, "split": split, "engine": "external",

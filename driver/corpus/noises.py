@@ -16,9 +16,8 @@ import numpy as np
 from scipy.fft import next_fast_len
 from scipy.signal import butter, iirpeak, lfilter, sosfilt
 
+from driver.audio import SAMPLE_RATE
 from driver.corpus import augment
-
-SAMPLE_RATE = 16000
 
 
 def coloured_noise(rng: np.random.Generator, n: int, colour: str) -> np.ndarray:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import butter, sosfilt, sosfiltfilt
 
-SAMPLE_RATE = 16000
+from driver.audio import SAMPLE_RATE
 
 # Octave bands (Hz) of the diffuse tail and each band's RT60 relative to the requested one,
 # which is the mid-frequency (500 Hz / 1 kHz) value, as room acoustics reports it.

@@ -22,10 +22,9 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
+from driver.audio import SAMPLE_RATE
 from driver.corpus.phones import SILENCE, PhoneSegment, merge_silences, normalise_phone, \
     pad_to_duration, parse_end_times, parse_flite_psdur
-
-SAMPLE_RATE = 16000
 
 
 @dataclass(frozen=True)
