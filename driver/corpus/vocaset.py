@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from driver.audio import load_audio
+from driver.audio import MOTION_FPS, load_audio
 from splat.errors import UserInputError
 from splat.flame_pickle import load_restricted_pickle
 
@@ -104,7 +104,7 @@ def list_vocaset(root: Path, split: str | None = None) -> list[VocaEntry]:
 
 
 def load_sequence(entry: VocaEntry, templates: dict[str, np.ndarray], source_fps: float = 60.0,
-                  fps: float = 30.0) -> VocaSequence:
+                  fps: float = MOTION_FPS) -> VocaSequence:
     """Read one sequence at `fps` (every other frame of the 60 fps source, as FaceFormer)."""
     step = source_fps / fps
     if abs(step - round(step)) > 1e-6:
