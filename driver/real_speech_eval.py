@@ -14,6 +14,8 @@ for the model and the audio-energy jaw baseline (`driver.evaluate`):
 - **bilabial closure** where a phone `.tsv` lies beside the audio (`driver.metrics` rule).
 Aperture = the smallest distance between the upper- and lower-lip vertices in the middle fifth
 of the mouth width (`LipGap.from_rig_data(width=0.2)`); closed = below `CLOSED_MM`.
+A clip in which the VAD finds no speech is counted but not scored: its loudness has no speech
+level to be measured against.
 """
 from __future__ import annotations
 
@@ -88,12 +90,18 @@ class RealCard:
     curves: list = field(default_factory=list)
     clips: int = 0
     seconds: float = 0.0
+    no_speech: int = 0
 
     def add(self, aperture_m: np.ndarray, segments: list[Segment], loudness: np.ndarray,
             phones: list[PhoneSegment] | None = None, fps: float = FPS) -> None:
         """Score one clip: `aperture_m` (T,) metres, VAD `segments`, `loudness` (T,) from
         `frame_energy`, optional phones."""
         T = len(aperture_m)
+        self.clips += 1
+        self.seconds += T / fps
+        if not any(seg.label == SPEECH for seg in segments):
+            self.no_speech += 1        # no speech level to measure pause loudness against
+            return
         closed = aperture_m * 1000.0 < CLOSED_MM
         quiet = pause_frames(segments, T, fps)
         db = frame_db(loudness)
@@ -110,8 +118,6 @@ class RealCard:
         if phones:
             self.bilabial += bilabial_closures(aperture_m, phones, fps)
         self.curves.append(lagged_correlations(aperture_m, loudness))
-        self.clips += 1
-        self.seconds += T / fps
 
     @classmethod
     def merged(cls, cards: "list[RealCard]") -> "RealCard":
@@ -124,6 +130,7 @@ class RealCard:
             out.curves += c.curves
             out.clips += c.clips
             out.seconds += c.seconds
+            out.no_speech += c.no_speech
         return out
 
     def result(self) -> dict:
@@ -132,6 +139,7 @@ class RealCard:
             return num / den if den else None
 
         out: dict = {"clips": self.clips, "minutes": self.seconds / 60,
+                     "clips_without_speech": self.no_speech,
                      "silence_closure": rate(int(self.pause_closed.sum()),
                                              int(self.pause_total.sum())),
                      "pause_frames": int(self.pause_total.sum()),

@@ -58,9 +58,12 @@ def test_no_speaker_is_in_two_splits(tmp_path):
         split_of.setdefault(g.speaker, set()).add(g.split)
         assert g.package in real_speech.PACKAGES and g.split in real_speech.SPLITS
     assert all(len(s) == 1 for s in split_of.values()), split_of
-    assert "codec2-all" not in split_of and "kde-sr@latin" not in split_of
-    assert split_of["kde-de"] == {"test"} and split_of["kde-da"] == {"val"}
-    assert split_of["kde-en"] == {"train"} and split_of["asterisk-carlo"] == {"test"}
+    assert "codec2-all" not in split_of and "klettres-sr@latin" not in split_of
+    assert split_of["klettres-de"] == split_of["ktuberling-de"] == {"test"}
+    assert split_of["ktuberling-da"] == {"val"} and split_of["klettres-en"] == {"train"}
+    assert split_of["asterisk-carlo"] == {"test"}
+    ids = [(g.speaker, g.language) for g in groups]
+    assert len(ids) == len(set(ids))            # clip ids (speaker-language-k) never collide
     assert {s for v in split_of.values() for s in v} == {"train", "val", "test"}
 
 
@@ -88,6 +91,15 @@ def test_build_writes_clips_manifest_and_licences(tmp_path, monkeypatch):
     assert (out / "licences/alsa-utils.copyright").is_file()
     summary = real_speech.summarise(rows)
     assert summary[0]["speakers"] == 1 and summary[0]["female"] == 1
+    # a rebuild whose clip has other members drops the clip's stale timings
+    wav = out / row["path"]
+    wav.with_suffix(".vad.tsv").write_text("0\t1\tpau\n")
+    (wav.parent / "gone-en-0000.wav").write_bytes(b"")        # a clip no build makes now
+    (root / "usr/share/sounds/alsa/Front_Right.wav").unlink()
+    again = real_speech.build_real_speech(out, cache, packages=["alsa-utils"])
+    assert again[0]["members"] == ["usr/share/sounds/alsa/Front_Left.wav"]
+    assert not wav.with_suffix(".vad.tsv").exists()
+    assert not (wav.parent / "gone-en-0000.wav").exists()
 
 
 def test_unknown_package_is_refused(tmp_path):

@@ -159,3 +159,11 @@ def test_eval_real_runs_model_and_baseline(tmp_path):
     assert table["pooled"]["energy jaw"]["silence_closure"] == 1.0
     assert "| pooled | model |" in result.stdout
     assert "| set1 | energy jaw |" in format_real_table(table)
+
+
+def test_clip_without_speech_is_counted_not_scored():
+    card = RealCard()
+    card.add(np.full(T, 0.006), [Segment(0.0, 5.0, PAUSE)], np.full(T, 0.01))
+    r = card.result()
+    assert r["clips"] == 1 and r["clips_without_speech"] == 1
+    assert r["silence_closure"] is None and r["pause_frames"] == 0

@@ -24,6 +24,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from fnmatch import fnmatch
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,8 +37,13 @@ from splat.errors import UserInputError
 MIN_CLIP_S = 6.0          # join short recordings of one speaker up to at least this long
 MAX_CLIP_S = 16.0         # cut longer recordings into pieces of about this length
 SPLITS = ("train", "val", "test")
+# Package members that are not a voice: asterisk's silence files, beeps and tones, and the
+# screaming monkeys of its "tt-monkeys" prompt.
+NOT_SPEECH = ("*/silence/*", "*/beep*", "*-2tone*", "*/tt-monkeys.*")
 
-# KDE languages: one split per language across klettres and ktuberling (same volunteers).
+# KDE languages: one split per language across klettres and ktuberling (the same volunteer
+# may have recorded a language for both; their estimated sexes show that often they did not,
+# so the speaker ids are per package).
 KDE_SPLIT = {"de": "test", "en_GB": "test", "nl": "test", "pt_BR": "test", "ru": "test",
              "el": "test", "sl": "test", "cs": "val", "da": "val", "gl": "val"}
 # codec2's speech samples: one recording per speaker (call signs / sample names).
@@ -137,8 +143,9 @@ def _codec2_groups(root: Path) -> list[Group]:
 
 def _kde_groups(root: Path) -> list[Group]:
     groups = []
-    for package, base in (("klettres-data", "usr/share/klettres"),
-                          ("ktuberling-data", "usr/share/ktuberling/sounds")):
+    for package, base, short in (("klettres-data", "usr/share/klettres", "klettres"),
+                                 ("ktuberling-data", "usr/share/ktuberling/sounds",
+                                  "ktuberling")):
         if not (root / package / base).is_dir():
             continue
         for lang_dir in sorted((root / package / base).iterdir()):
@@ -147,7 +154,7 @@ def _kde_groups(root: Path) -> list[Group]:
                 continue
             if not any(lang_dir.rglob("*.ogg")):
                 continue
-            groups.append(Group(package, f"{base}/{lang}/**/*.ogg", "kde", f"kde-{lang}",
+            groups.append(Group(package, f"{base}/{lang}/**/*.ogg", "kde", f"{short}-{lang}",
                                 lang.replace("_", "-"), "", KDE_SPLIT.get(lang, "train")))
     return groups
 
@@ -289,12 +296,14 @@ def build_real_speech(out: Path, cache: Path, min_s: float = MIN_CLIP_S,
         copyright_file = next((cache / name).glob("usr/share/doc/*/copyright"), None)
         if copyright_file is not None:
             shutil.copyfile(copyright_file, out / "licences" / f"{name}.copyright")
+    before = {row["id"]: row["members"] for row in read_manifest(out)}
     rows = []
     for group in all_groups(cache):
         if group.package not in names:
             continue
         root = cache / group.package
-        files = sorted(root.glob(group.pattern))
+        files = [p for p in sorted(root.glob(group.pattern))
+                 if not any(fnmatch(str(p.relative_to(root)), x) for x in NOT_SPEECH)]
         members = []
         for path in files:
             try:
@@ -313,6 +322,9 @@ def build_real_speech(out: Path, cache: Path, min_s: float = MIN_CLIP_S,
         lang_tag = group.language.split("-")[0].lower()
         for k, (parts, audio) in enumerate(group_clips(members, min_s)):
             clip_id = f"{group.speaker}-{lang_tag}-{k:04d}"
+            if before.get(clip_id) != parts:       # new audio: its old timings are wrong
+                for stale in (".tsv", ".vad.tsv"):
+                    (folder / f"{clip_id}{stale}").unlink(missing_ok=True)
             sf.write(folder / f"{clip_id}.wav", audio, SAMPLE_RATE, subtype="PCM_16")
             rows.append({"id": clip_id, "split": group.split, "set": group.set,
                          "path": f"{group.split}/{group.set}/{clip_id}.wav",
@@ -321,8 +333,18 @@ def build_real_speech(out: Path, cache: Path, min_s: float = MIN_CLIP_S,
                          "package": group.package, "version": versions[group.package],
                          "licence": package.licence, "provenance": package.provenance,
                          "members": parts})
+    _remove_orphans(out, {row["id"] for row in rows})
     write_manifest(out, rows)
     return rows
+
+
+def _remove_orphans(out: Path, ids: set[str]) -> None:
+    """Delete clips (and their timings) of an earlier build that this build no longer makes."""
+    for split in SPLITS:
+        for path in sorted((out / split).glob("*/*")):
+            stem = path.name.split(".")[0]
+            if stem not in ids:
+                path.unlink()
 
 
 def write_manifest(folder: Path, rows: list[dict]) -> None:
