@@ -155,4 +155,5 @@ def bench_soak(out: Path, minutes: float, audio: str | None = None, avatar: str 
         "recording": str(out), "recorded_frames": ends.video_frames,
         "video_end_s": ends.video_end, "audio_end_s": ends.audio_end,
         "drift_ms": ends.drift * 1000.0,
+        "padded_ms": recorder.padded_s * 1000.0 if recorder is not None else 0.0,
     }

@@ -377,6 +377,7 @@ class Recorder:
         self.frames = 0
         self.closed = False
         self.error = ""
+        self.padded_s = 0.0  # silence added at close where the audio had not caught up
 
     def add_audio(self, chunk: AudioChunk) -> None:
         with self._lock:
@@ -427,11 +428,22 @@ class Recorder:
                 self._writer.write_audio(samples, t0)
 
     def close(self) -> str:
-        """Finalise the file (idempotent); returns its path (check `error` for a failure)."""
+        """Finalise the file (idempotent); returns its path (check `error` for a failure).
+
+        Audio reaches the recorder through the driver worker, which under load runs a little
+        behind the render worker: the audio of the newest pictures may not have arrived yet.
+        The missing tail is filled with silence (`padded_s` says how much) so sound and
+        picture end together; their timelines are both the capture clock, so nothing shifts.
+        """
         with self._lock:
             if not self.closed:
                 self.closed = True
                 try:
+                    if self.frames:
+                        end = self._last_video + 1.0 / FPS
+                        self._flush_audio(end)
+                        self.padded_s = max(end - self._writer.audio_end, 0.0)
+                        self._writer.write_audio(np.zeros(0, np.float32), end)
                     self._writer.close()
                 except Mp4WriteError as exc:
                     self.error = str(exc)

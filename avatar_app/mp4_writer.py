@@ -268,6 +268,13 @@ class Mp4Writer:
             print(f"error: {exc}", file=sys.stderr)
 
     @property
+    def audio_end(self) -> float:
+        """Seconds of audio handed to the writer so far (0 without an audio stream)."""
+        if self._audio is None:
+            return 0.0
+        return (self._audio_next + self._pending.size) / self.sample_rate
+
+    @property
     def closed(self) -> bool:
         return self._closed
 

@@ -135,5 +135,6 @@ def run_soak(args: argparse.Namespace) -> int:
           f"frames shown")
     print(f"recording {r['recording']}: {r['recorded_frames']} frames, video "
           f"{r['video_end_s']:.2f} s, audio {r['audio_end_s']:.2f} s, A/V drift "
-          f"{r['drift_ms']:+.1f} ms")
+          f"{r['drift_ms']:+.1f} ms (silence padded at the end where audio lagged: "
+          f"{r['padded_ms']:.0f} ms)")
     return 0
