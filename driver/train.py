@@ -43,7 +43,8 @@ from driver.corpus.augment import vocal_tract_warp
 from driver.corpus.dataset import Clip
 from driver.losses import LossTerm, build_terms, lip_contact, lip_reconstruction, reconstruction, \
     sync_loss, velocity
-from driver.motion_space import FPS, MotionSpace
+from driver.audio import MOTION_FPS, SAMPLE_RATE
+from driver.motion_space import MotionSpace
 from driver.scoring import Judge, Scorecard
 from driver.syncnet3d import SyncNet3D, audio_windows, load_syncnet, log_mel, motion_windows, \
     save_syncnet, sync_bce
@@ -190,7 +191,7 @@ class TrainClip:
         motion = np.zeros((total + 3, clip.motion.shape[1]), np.float32)
         motion[:frames] = clip.motion
         audio = np.round(np.clip(clip.audio, -1.0, 32767 / 32768) * 32768).astype(np.int16)
-        need = int(math.ceil(total * 16000 / FPS)) + 2 * pad
+        need = int(math.ceil(total * SAMPLE_RATE / MOTION_FPS)) + 2 * pad
         padded = np.zeros(need, np.int16)
         padded[pad:pad + len(audio)] = audio[: need - 2 * pad]
         return cls(padded, motion, log_mel(clip.audio), frames, clip.voice)
@@ -261,7 +262,7 @@ def sample_batch(clips: list[TrainClip], step_fn: TeacherForcedStep, batch: int,
         clip = clips[c]
         last = (len(clip.motion) - 3 - crop) // 3
         k0 = 3 * int(rng.integers(0, max(0, last) + 1))
-        s0 = k0 * 16000 // FPS            # exact: k0 is a multiple of 3
+        s0 = k0 * SAMPLE_RATE // MOTION_FPS            # exact: k0 is a multiple of 3
         a = clip.audio[pad + s0 + step_fn.lo: pad + s0 + step_fn.hi].astype(np.float32) / 32768.0
         if warp > 1.0 and rng.random() < 0.7:
             a = vocal_tract_warp(a, float(np.exp(rng.uniform(-0.5, 1.0) * np.log(warp))))
@@ -366,7 +367,7 @@ def train_regressor(cfg: RegressorTrainConfig) -> dict:
     torch.manual_seed(cfg.seed)          # the same initial weights on every rank
     model = build_model(space, cfg.d_model)
     step_fn = TeacherForcedStep(model, cfg.crop_frames)
-    pad = max(-step_fn.lo, step_fn.hi) + 16000
+    pad = max(-step_fn.lo, step_fn.hi) + SAMPLE_RATE
     opt = make_optimizer(model, cfg.lr, space.unit)
     start_step, elapsed_before, saved_ema = 0, 0.0, None
     state_path = cfg.out / "trainer_state.pt"
