@@ -9,7 +9,6 @@ so the live session can measure audio-to-frame latency instead of guessing it.
 from __future__ import annotations
 
 import math
-import os
 import threading
 import time
 from dataclasses import dataclass
