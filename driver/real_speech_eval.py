@@ -6,8 +6,11 @@ for the model and the audio-energy jaw baseline (`driver.evaluate`):
   Silero VAD, `driver.speech_activity`) in which the lips are closed, overall and split by the
   pause's loudness (frame RMS in dB relative to the clip's 95th-percentile frame RMS: reverb
   tails, breaths and room tone are the loud pauses);
-- **speech opening**: share of VAD speech stretches >= `MIN_STRETCH_S` in which the aperture
-  exceeds `OPEN_MM` on at least one frame (a mouth that stays shut while someone talks fails);
+- **speech opening**: every VAD speech segment is cut into consecutive `WINDOW_S` (200 ms,
+  about a syllable) windows (a remainder shorter than that is dropped); the share of windows in
+  which the aperture exceeds `OPEN_MM` on at least one frame (a mouth that stays shut for a
+  syllable while someone talks fails; whole VAD segments last seconds, so "opens once per
+  segment" would pass almost anything);
 - **r(aperture, loudness)**: per clip, Pearson correlation of the aperture with the loudness
   envelope (`driver.evaluate.frame_energy`) at lags -5..+5 frames, averaged over clips; the
   best lag is the argmax of that mean curve (lag > 0: the mouth moves later than the sound);
@@ -36,7 +39,7 @@ from driver.streaming import n_frames_for
 from splat.errors import UserInputError
 
 MARGIN_S = 0.1
-MIN_STRETCH_S = 0.2
+WINDOW_S = 0.2
 OPEN_MM = 3.0
 APERTURE_WIDTH = 0.2                 # middle fifth of the mouth width
 BANDS = ((-np.inf, -40.0), (-40.0, -30.0), (-30.0, np.inf))   # pause loudness, dB re p95
@@ -85,7 +88,7 @@ class RealCard:
 
     pause_closed: np.ndarray = field(default_factory=lambda: np.zeros(len(BANDS), int))
     pause_total: np.ndarray = field(default_factory=lambda: np.zeros(len(BANDS), int))
-    stretches: np.ndarray = field(default_factory=lambda: np.zeros(2, int))   # opened, total
+    windows: np.ndarray = field(default_factory=lambda: np.zeros(2, int))     # opened, total
     bilabial: np.ndarray = field(default_factory=lambda: np.zeros(2, int))    # closed, total
     curves: list = field(default_factory=list)
     clips: int = 0
@@ -111,10 +114,13 @@ class RealCard:
             self.pause_total[b] += int(np.sum(sel))
         times = np.arange(T) / fps
         for seg in segments:
-            if seg.label == SPEECH and seg.end - seg.start >= MIN_STRETCH_S:
-                inside = (times >= seg.start) & (times < seg.end)
+            if seg.label != SPEECH:
+                continue
+            for k in range(int((seg.end - seg.start) / WINDOW_S + 1e-9)):
+                lo = seg.start + k * WINDOW_S
+                inside = (times >= lo) & (times < lo + WINDOW_S)
                 if inside.any():
-                    self.stretches += (int(np.max(aperture_m[inside]) * 1000.0 > OPEN_MM), 1)
+                    self.windows += (int(np.max(aperture_m[inside]) * 1000.0 > OPEN_MM), 1)
         if phones:
             self.bilabial += bilabial_closures(aperture_m, phones, fps)
         self.curves.append(lagged_correlations(aperture_m, loudness))
@@ -125,7 +131,7 @@ class RealCard:
         for c in cards:
             out.pause_closed += c.pause_closed
             out.pause_total += c.pause_total
-            out.stretches += c.stretches
+            out.windows += c.windows
             out.bilabial += c.bilabial
             out.curves += c.curves
             out.clips += c.clips
@@ -147,8 +153,8 @@ class RealCard:
                                                zip(BAND_NAMES, self.pause_closed,
                                                    self.pause_total)},
                      "pause_frames_bands": dict(zip(BAND_NAMES, map(int, self.pause_total))),
-                     "speech_opening": rate(int(self.stretches[0]), int(self.stretches[1])),
-                     "speech_stretches": int(self.stretches[1]),
+                     "speech_opening": rate(int(self.windows[0]), int(self.windows[1])),
+                     "speech_windows": int(self.windows[1]),
                      "bilabial_closure": rate(int(self.bilabial[0]), int(self.bilabial[1])),
                      "bilabials": int(self.bilabial[1])}
         curves = np.array(self.curves) if self.curves else np.zeros((0, len(LAGS)))

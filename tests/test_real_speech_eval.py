@@ -48,7 +48,7 @@ def test_mouth_that_closes_in_pauses_scores_full_closure_and_opening():
     r = card.result()
     assert r["silence_closure"] == 1.0
     assert r["silence_closure_bands"][BAND_NAMES[0]] == 1.0
-    assert r["speech_opening"] == 1.0 and r["speech_stretches"] == 2
+    assert r["speech_opening"] == 1.0 and r["speech_windows"] == 7 + 2   # 1.5 s + 0.5 s
     assert r["best_lag"] == 0 and r["r_lag0"] > 0.95
 
 
@@ -68,6 +68,16 @@ def test_shut_mouth_never_opens_in_speech():
     card.add(np.full(T, 0.0005), SEGMENTS, loud)
     assert card.result()["speech_opening"] == 0.0
     assert card.result()["silence_closure"] == 1.0
+
+
+def test_a_shut_syllable_inside_speech_costs_opening():
+    """Open for the first 1.0 s of the 1.5 s segment, then shut: 2 of its 7 windows fail."""
+    aperture, loud = _signals()
+    t = np.arange(T) / FPS
+    aperture = np.where((t >= 2.0) & (t < 2.5), 0.0005, aperture)
+    card = RealCard()
+    card.add(aperture, SEGMENTS, loud)
+    assert card.result()["speech_opening"] == pytest.approx(7 / 9)
 
 
 def test_pauses_are_split_by_loudness():
