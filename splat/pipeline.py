@@ -16,6 +16,7 @@ import torch
 
 from splat.avatar import GaussianAvatar, check_avatar_against_rig
 from splat.binding import AvatarTensors, bind_gaussians
+from splat.binding_fast import FastBinder
 from splat.cameras import Camera
 from splat.errors import UserInputError
 from splat.gaussians import WorldGaussians
@@ -72,6 +73,10 @@ class AvatarPipeline:
             self.rig = Rig(rig_data).to(self.device)
             faces = rig_data.faces
         self.tensors = AvatarTensors.from_avatar(avatar, faces, device=self.device)
+        # On the CPU the compiled binding replaces the torch one frame by frame (same maths).
+        t = self.tensors
+        self._fast_bind = (FastBinder(t.xyz, t.quats, t.scales, t.opacities, t.sh, t.binding, t.faces)
+                           if self.device.type == "cpu" and t.binding is not None else None)
         self.identity = {k: avatar.flame_param[k] for k in IDENTITY_KEYS if k in avatar.flame_param}
         if self.backend == "cpu":
             from splat.render.cpu import warmup
@@ -89,10 +94,14 @@ class AvatarPipeline:
         return self.vertices(params)
 
     def gaussians(self, params: Mapping[str, object] | None = None) -> WorldGaussians:
-        """World-space Gaussians for one frame."""
+        """World-space Gaussians for one frame (no autograd: training binds with splat.binding)."""
         if self.rig is None:
             return bind_gaussians(self.tensors, torch.zeros(0, 3, device=self.device))
-        return bind_gaussians(self.tensors, self._vertices(params)[0])
+        verts = self._vertices(params)[0]
+        if self._fast_bind is not None:
+            return self._fast_bind(verts)
+        with torch.no_grad():
+            return bind_gaussians(self.tensors, verts)
 
     def render(
         self,

@@ -112,3 +112,20 @@ def test_world_space_avatar_passes_through_and_nearest_faces():
     assert torch.equal(world.means, torch.as_tensor(avatar.xyz))
     centroids = verts[faces].mean(1)
     assert torch.equal(nearest_faces(centroids + 1e-4, verts, faces, chunk=7), torch.arange(40))
+
+
+def test_compiled_binding_matches_the_torch_binding():
+    # The live CPU path binds with splat.binding_fast; it must give bind_gaussians' Gaussians,
+    # including faces whose frame needs each branch of the quaternion extraction.
+    from splat.binding_fast import FastBinder
+
+    verts, faces, _, tensors = _mesh_and_avatar(seed=5, n=400)
+    for motion in (torch.zeros(3), torch.tensor([3.0, 0.2, -0.1]), torch.tensor([0.1, -3.0, 0.4])):
+        moved = verts @ axis_angle_to_matrix(motion).T
+        want = bind_gaussians(tensors, moved)
+        got = FastBinder(tensors.xyz, tensors.quats, tensors.scales, tensors.opacities, tensors.sh,
+                         tensors.binding, tensors.faces)(moved)
+        assert torch.allclose(got.means, want.means, atol=1e-5)
+        assert torch.allclose(got.scales, want.scales, rtol=1e-5, atol=1e-7)
+        assert _same_rotation(got.quats, want.quats)
+        assert got.opacities is tensors.opacities and got.sh is tensors.sh

@@ -218,3 +218,18 @@ def test_tiled_renderer_matches_an_untiled_reference_on_a_crowded_scene():
     want_image, want_alpha = reference_render(scene, cam, bg)
     np.testing.assert_allclose(alpha, want_alpha, atol=1e-4)
     np.testing.assert_allclose(image, want_image, atol=1e-4)
+
+
+def test_depth_order_is_a_stable_sort_of_the_visible_depths():
+    # The radix sort must equal a stable sort exactly (ties in index order, like gsplat), also
+    # when many depths tie and when the keys differ only in their low or high bytes.
+    from splat.render.cpu_bin import depth_order
+
+    rng = np.random.default_rng(7)
+    for depths in (rng.choice(rng.uniform(0.2, 9.0, 300), 5000), rng.uniform(1.0, 1.0001, 5000),
+                   rng.uniform(0.01, 1000.0, 5000)):
+        depths = depths.astype(np.float32)
+        visible = np.flatnonzero(rng.uniform(size=depths.size) > 0.2)
+        want = visible[np.argsort(depths[visible], kind="stable")]
+        np.testing.assert_array_equal(depth_order(depths, visible), want)
+    assert depth_order(np.ones(3, np.float32), np.zeros(0, np.int64)).size == 0
