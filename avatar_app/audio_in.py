@@ -230,6 +230,21 @@ def list_input_devices() -> list[InputDevice]:
             for i, d in enumerate(devices) if d["max_input_channels"] > 0]
 
 
+def list_input_devices_within(timeout: float = 2.0) -> tuple[list[InputDevice], str]:
+    """`list_input_devices` on a worker thread: (devices, "") or ([], why) when the sound
+    server does not answer in time (PortAudio initialises against it and would block the
+    window's start for as long as the server hangs)."""
+    found: list[list[InputDevice]] = []
+    thread = threading.Thread(target=lambda: found.append(list_input_devices()),
+                              name="audio-devices", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if found:
+        return found[0], ""
+    return [], (f"the sound server did not answer within {timeout:g} s: no microphones "
+                "listed ('Play file' still works)")
+
+
 class AudioInput(RingSource):
     """A running microphone stream; `lost` turns true when the device goes away mid-run."""
 

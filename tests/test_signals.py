@@ -273,3 +273,24 @@ def test_window_frozen_sound_server_and_bad_checkpoint(tmp_path):
     assert "GUI 0 fps" not in later["status"]                 # the window kept running
     saved = json.loads((tmp_path / "config" / "talking-splat" / "settings.json").read_text())
     assert str(bad) not in json.dumps(saved)
+
+
+@GUI_READY
+def test_window_starts_while_the_sound_server_hangs(tmp_path):
+    """PortAudio initialises against the server: a hung one must not keep the window from
+    opening; the device list is empty with a message, and a file still plays (no speakers)."""
+    speech = tone(tmp_path / "speech.wav", 3.0)
+    report = tmp_path / "report.json"
+    script = [{"wait_loaded": True}, {"play_file": str(speech)}, {"wait": 3.0},
+              {"report": str(report)}, {"do": "quit"}]
+    with xvfb_pulse.xvfb() as display, xvfb_pulse.pulse_vmic() as penv:
+        env = dict(penv, DISPLAY=display, XDG_CONFIG_HOME=str(tmp_path / "config"))
+        with xvfb_pulse.frozen_pulse(penv):
+            app = _gui(tmp_path, env, script)
+            _wait_file(report, app)
+            out, _ = app.communicate(timeout=60)
+    assert app.returncode == 0, out[-3000:]
+    state = json.loads(report.read_text())
+    assert state["devices"] == []
+    assert any("did not answer within 2 s" in m for m in state["messages"]), state["messages"]
+    assert state["avatar"] == "default_avatar"

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from avatar_app import settings as settings_mod
-from avatar_app.audio_in import AudioInput, DeviceOpener, list_input_devices
+from avatar_app.audio_in import AudioInput, DeviceOpener, list_input_devices_within
 from avatar_app.gui.orbit import PRESETS, OrbitView
 from avatar_app.live_session import LiveSession, RenderedFrame, Scene, load_engine, load_scene, make_idle
 from avatar_app.output_paths import check_output_file
@@ -80,7 +80,7 @@ class AvatarApp:
         self._script = list(opts.script or [])
         self._script_wait_until = 0.0
         self._drag_last: dict[int, tuple[float, float]] = {}
-        self.devices = list_input_devices()
+        self.devices, self._devices_note = list_input_devices_within(2.0)
 
     # ------------------------------------------------------------------ factories for workers
     def _idle_factory(self, ropts):
@@ -533,7 +533,8 @@ class AvatarApp:
             self.load_avatar(self.settings.avatar_dir if o.avatar is None else o.avatar,
                              checkpoint=o.checkpoint, flame=o.flame, backend=o.backend)
             if not self.devices:
-                self.say("no microphone found: use 'Play file' to drive the avatar from a speech file")
+                self.say(self._devices_note or "no microphone found: use 'Play file' to drive "
+                         "the avatar from a speech file")
             period = 1.0 / 60.0
             while dpg.is_dearpygui_running() and not self.quit_requested:
                 start = time.monotonic()
