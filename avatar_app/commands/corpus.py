@@ -88,6 +88,9 @@ def run_real_sources(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from avatar_app.output_paths import check_output_folder
+
+    check_output_folder(args.out)
     if args.real_sources is not None:
         return run_real_sources(args)
     from driver.corpus.build import generate, make_plan

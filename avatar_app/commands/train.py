@@ -99,7 +99,10 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
+    from avatar_app.output_paths import check_output_folder
     from driver.train import RegressorTrainConfig, SyncNetConfig, train_regressor, train_syncnet
+
+    check_output_folder(args.out)
 
     if args.threads:
         torch.set_num_threads(args.threads)
