@@ -49,11 +49,13 @@ ROWS = [
     # assets
     (["assets", "--out", "/proc/assets", "--only", "demo_speech"], "cannot create files in /proc"),
     (["assets", "--out", "{tmp}/a_file", "--only", "demo_speech"], "is not a folder"),
-    # corpus and train: their output folders
+    # corpus, train, eval: their outputs
     (["corpus", "--out", "/proc/corpus"], "cannot create files in /proc"),
     (["corpus", "--out", "{tmp}/a_file"], "is not a folder"),
     (["train", "--what", "syncnet", "--out", "/proc/run"], "cannot create files in /proc"),
     (["train", "--what", "regressor", "--out", "{tmp}/a_file"], "is not a folder"),
+    (["eval", "--json", "/proc/table.json"], "cannot create files in /proc"),
+    (["eval", "--plot", "{tmp}/plot.txt"], "use one of .pdf, .png, .svg"),
     # bench
     (["bench", "e2e", "--size", "0"], "--size must be"),
     (["bench", "e2e", "--size", "100000"], "--size must be"),

@@ -63,8 +63,14 @@ def run_real(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from avatar_app.output_paths import check_output_file
     from driver.evaluate import evaluate, format_table, plot_example
     from driver.training_data import open_data
+
+    if args.json:
+        check_output_file(args.json, {".json": "JSON"}, option="--json")
+    if args.plot:
+        check_output_file(args.plot, {".png": "PNG", ".pdf": "PDF", ".svg": "SVG"}, option="--plot")
 
     if args.threads:
         torch.set_num_threads(args.threads)
