@@ -100,6 +100,10 @@ def test_build_writes_clips_manifest_and_licences(tmp_path, monkeypatch):
     assert again[0]["members"] == ["usr/share/sounds/alsa/Front_Left.wav"]
     assert not wav.with_suffix(".vad.tsv").exists()
     assert not (wav.parent / "gone-en-0000.wav").exists()
+    # building one package keeps the clips of the others
+    real_speech.write_manifest(out, again + [{**again[0], "id": "x", "package": "gcin-voice"}])
+    third = real_speech.build_real_speech(out, cache, packages=["alsa-utils"])
+    assert [r["id"] for r in third] == ["x", again[0]["id"]]
 
 
 def test_unknown_package_is_refused(tmp_path):

@@ -37,9 +37,11 @@ from splat.errors import UserInputError
 MIN_CLIP_S = 6.0          # join short recordings of one speaker up to at least this long
 MAX_CLIP_S = 16.0         # cut longer recordings into pieces of about this length
 SPLITS = ("train", "val", "test")
-# Package members that are not a voice: asterisk's silence files, beeps and tones, and the
-# screaming monkeys of its "tt-monkeys" prompt.
-NOT_SPEECH = ("*/silence/*", "*/beep*", "*-2tone*", "*/tt-monkeys.*")
+# Package members that are not a voice: asterisk's silence files, beeps and tones, the
+# screaming monkeys of its "tt-monkeys" prompt, and two codec2 off-air modem recordings
+# (david4, vk2tpm_004: steady 1-3 kHz signal, no voicing, no Silero speech).
+NOT_SPEECH = ("*/silence/*", "*/beep*", "*-2tone*", "*/tt-monkeys.*", "*/david4.wav",
+              "*/vk2tpm_004.wav")
 
 # KDE languages: one split per language across klettres and ktuberling (the same volunteer
 # may have recorded a language for both; their estimated sexes show that often they did not,
@@ -283,7 +285,8 @@ def build_real_speech(out: Path, cache: Path, min_s: float = MIN_CLIP_S,
                       packages: list[str] | None = None) -> list[dict]:
     """Fetch the packages, write every clip and `manifest.jsonl`; returns the manifest rows.
 
-    `packages` limits the build to some package names (default: all of `PACKAGES`)."""
+    `packages` limits the build to some package names (default: all of `PACKAGES`); clips of
+    other packages from an earlier build in `out` are kept."""
     names = list(PACKAGES) if packages is None else packages
     unknown = sorted(set(names) - set(PACKAGES))
     if unknown:
@@ -296,8 +299,9 @@ def build_real_speech(out: Path, cache: Path, min_s: float = MIN_CLIP_S,
         copyright_file = next((cache / name).glob("usr/share/doc/*/copyright"), None)
         if copyright_file is not None:
             shutil.copyfile(copyright_file, out / "licences" / f"{name}.copyright")
-    before = {row["id"]: row["members"] for row in read_manifest(out)}
-    rows = []
+    previous = read_manifest(out)
+    before = {row["id"]: row["members"] for row in previous}
+    rows = [row for row in previous if row["package"] not in names]   # other packages stay
     for group in all_groups(cache):
         if group.package not in names:
             continue
