@@ -16,9 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import resample_poly
 
+from driver.audio import SAMPLE_RATE
 from splat.errors import UserInputError
-
-SAMPLE_RATE = 16000  # the rate the driver consumes (driver.audio.SAMPLE_RATE)
 
 
 @dataclass

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from avatar_app.audio_in import SAMPLE_RATE, RingSource, StreamResampler, _sd
+from avatar_app.audio_in import RingSource, StreamResampler, _sd
+from driver.audio import SAMPLE_RATE
 from driver.audio import MIN_SAMPLES, SOUNDFILE_SUFFIXES, AudioError, check_audio_file
 
 AHEAD_S = 1.0       # decoded audio queued ahead of playback

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from avatar_app.output_paths import VIDEO_SUFFIXES, check_output_file
+from driver.audio import SAMPLE_RATE
 from splat.errors import UserInputError
 
 AAC_FRAME = 1024
@@ -87,7 +88,7 @@ class Mp4Writer:
     """Incremental MP4 writer; call `write_frame`/`write_audio` in time order, then `close`."""
 
     def __init__(self, path: str | Path, width: int, height: int, fps: float = 30.0,
-                 sample_rate: int | None = 16000, crf: int = 20, preset: str = "veryfast") -> None:
+                 sample_rate: int | None = SAMPLE_RATE, crf: int = 20, preset: str = "veryfast") -> None:
         import av
 
         self.path = check_output_file(path, VIDEO_SUFFIXES, option="output file")

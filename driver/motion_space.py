@@ -19,7 +19,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from driver.audio import MOTION_FPS as FPS  # noqa: F401  re-exported for train.py & co.
 from driver.fit import RigFitter
 from driver.metrics import LipGap
 from driver.model import RegressorConfig

@@ -29,11 +29,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from driver.audio import load_audio
+from driver.audio import MOTION_FPS, load_audio
 from driver.corpus.phones import PhoneSegment, read_tsv
 from driver.evaluate import frame_energy, resolve_checkpoint
 from driver.metrics import CLOSED_MM, LipGap, bilabial_closures
-from driver.motion_space import FPS, RigSpace, load_rig, speech_rig
+from driver.motion_space import RigSpace, load_rig, speech_rig
 from driver.speech_activity import SPEECH, Segment, read_segments, speech_segments
 from driver.streaming import n_frames_for
 from splat.errors import UserInputError
@@ -96,7 +96,7 @@ class RealCard:
     no_speech: int = 0
 
     def add(self, aperture_m: np.ndarray, segments: list[Segment], loudness: np.ndarray,
-            phones: list[PhoneSegment] | None = None, fps: float = FPS) -> None:
+            phones: list[PhoneSegment] | None = None, fps: float = MOTION_FPS) -> None:
         """Score one clip: `aperture_m` (T,) metres, VAD `segments`, `loudness` (T,) from
         `frame_energy`, optional phones."""
         T = len(aperture_m)
@@ -204,7 +204,7 @@ def evaluate_real(folder: Path, checkpoint: Path, rig: Path | None = None,
         files = files[:max_clips]
     for set_name, path in tqdm(files, desc="eval real", unit="clip"):
         audio = load_audio(path)
-        T = n_frames_for(len(audio), FPS)
+        T = n_frames_for(len(audio), MOTION_FPS)
         loudness = frame_energy(audio, T)
         vad = path.with_suffix(".vad.tsv")           # written by `corpus --real-sources`
         segments = read_segments(vad) if vad.is_file() else speech_segments(audio)

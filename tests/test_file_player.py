@@ -10,10 +10,9 @@ import numpy as np
 import pytest
 import soundfile
 
-from avatar_app.audio_in import SAMPLE_RATE
 from avatar_app.audio_out import FilePlayer
 from avatar_app.mp4_writer import read_back
-from driver.audio import load_audio
+from driver.audio import SAMPLE_RATE, load_audio
 
 
 def _drain(player: FilePlayer, timeout: float) -> np.ndarray:

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from driver.audio import SAMPLE_RATE
 from driver.corpus.phones import SILENCE, PhoneSegment, merge_silences, normalise_phone, \
     pad_to_duration, write_tsv
 from driver.speech_activity import SPEECH, Segment, read_segments, speech_segments, \
@@ -86,7 +87,7 @@ class SphinxAligner:
         except RuntimeError:       # the recognised words do not align to the audio
             self._load()           # a failed utterance leaves the decoder unusable
             return words, []
-        return words, phones_from_alignment(alignment, len(audio) / 16000)
+        return words, phones_from_alignment(alignment, len(audio) / SAMPLE_RATE)
 
 
 def align_speech(aligner: "SphinxAligner", audio: np.ndarray, segments: list[Segment]
@@ -100,13 +101,13 @@ def align_speech(aligner: "SphinxAligner", audio: np.ndarray, segments: list[Seg
     for seg in segments:
         if seg.label != SPEECH or seg.end - seg.start < 0.1:
             continue
-        lo, hi = int(seg.start * 16000), int(seg.end * 16000)
+        lo, hi = int(seg.start * SAMPLE_RATE), int(seg.end * SAMPLE_RATE)
         said, part = aligner.align(audio[lo:hi])
         if said:
             words.append(said)
         phones += [PhoneSegment(p.start + seg.start, p.end + seg.start, p.phone) for p in part
                    if p.phone != SILENCE]
-    duration = len(audio) / 16000
+    duration = len(audio) / SAMPLE_RATE
     return " ".join(words), pad_to_duration(merge_gaps(phones), duration) if phones else []
 
 
