@@ -166,6 +166,9 @@ def project_gaussians(
         out[SPLAT_EXTENT_X] = rx
         out[SPLAT_EXTENT_Y] = ry
         depth[g] = z
+        if n_coeffs == 1:  # degree 0: no view direction needed
+            _sh_to_rgb(sh, g, 1, 0.0, 0.0, 1.0, out[SPLAT_RGB:SPLAT_RGB + 3])
+            continue
         dx, dy, dz = px - ox, py - oy, pz - oz
         inv_len = 1.0 / math.sqrt(dx * dx + dy * dy + dz * dz)
         _sh_to_rgb(sh, g, n_coeffs, dx * inv_len, dy * inv_len, dz * inv_len, out[SPLAT_RGB:SPLAT_RGB + 3])
