@@ -12,7 +12,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -20,8 +20,9 @@ from avatar_app.option_checks import FPS_RANGE, check_range, check_view_options
 from avatar_app.output_paths import VIDEO_SUFFIXES, check_output_file
 from avatar_app.stop_signals import StopRequest
 from driver.audio import MOTION_FPS
+from driver.idle import IdleMotion, rms_energy
 from driver.motion import MotionFrame
-from splat.assets_paths import DEFAULT_MODEL, DEFAULT_RIG, default_avatar
+from splat.assets_paths import default_avatar
 from splat.errors import UserInputError
 from splat.rig import POSE_PARAM_SIZES
 
@@ -51,6 +52,7 @@ class RenderJob:
     progress: bool = True
     retarget: bool = False
     source_rig: Path | None = None
+    gate: str = "off"             # the live window's gate (avatar_app.vad) on the model's input
 
 
 @dataclass
@@ -155,80 +157,18 @@ def sample_motion(frames: list[MotionFrame], fps: float, t: float) -> MotionFram
     return MotionFrame(t=t, **{k: (1 - w) * a[k] + w * b[k] for k in a})
 
 
-def model_motion(job: RenderJob, audio: np.ndarray, rig_data, say: Callable[[str], None]
-                 ) -> tuple[list[MotionFrame], float, str]:
-    """Run the checkpoint (or an untrained model when none exists) over the clip."""
-    from driver.checkpoint import load_checkpoint
-    from driver.devices import resolve_device
-    from driver.model import Learn2TalkRegressor, RegressorConfig
-    from driver.streaming import infer_offline
-
-    folder = job.checkpoint or DEFAULT_MODEL
-    if (folder / "config.json").is_file():
-        refuse_foreign_rig(folder, rig_data)
-    if job.checkpoint is None and not (folder / "config.json").is_file():
-        say(f"no checkpoint at {folder} (run `python main.py train`): using an UNTRAINED model, "
-            "the mouth will stay at rest")
-        config = RegressorConfig(outputs=[("expr", rig_data.n_expr), ("jaw_pose", 3)])
-        model, source = Learn2TalkRegressor(config), "untrained model"
-    else:
-        model, info = load_checkpoint(folder, rig=rig_data)
-        source = f"checkpoint {folder}"
-        if not info.trained:
-            say(f"checkpoint {folder} is UNTRAINED: the motion is not lip-sync")
-            source += " (untrained)"
-    frames = infer_offline(model, audio, rig=rig_data, device=resolve_device(job.device))
-    return frames, model.config.fps, source
-
-
-def refuse_foreign_rig(folder: Path, rig_data) -> None:
-    """The checkpoint's rig check, with the way out (`--retarget`) in its message."""
-    from driver.checkpoint import read_checkpoint_info
-
-    _, info = read_checkpoint_info(folder)
-    if info.rig_topology != rig_data.topology_digest():
-        raise UserInputError(
-            f"checkpoint {folder} was trained for rig {info.rig_id!r} ({info.rig_topology}) but "
-            f"the avatar's rig is {rig_data.rig_id!r} ({rig_data.topology_digest()}); pass "
-            "--retarget to map its motion onto this rig, or use a checkpoint trained for it")
-
-
-def source_rig(job: RenderJob):
-    """The rig the motion is expressed in: `--source-rig`, else the checkpoint's own rig (found
-    beside it or as the default avatar's), else the default rig the untrained fallback uses."""
-    from driver.checkpoint import read_checkpoint_info
-    from driver.retarget import find_source_rig
-    from splat.rig import load_rig_data
-
-    folder = job.checkpoint or DEFAULT_MODEL
-    has_checkpoint = (folder / "config.json").is_file()
-    if job.source_rig is not None:
-        rig = load_rig_data(job.source_rig)
-        if has_checkpoint and job.motion is None:
-            _, info = read_checkpoint_info(folder)
-            if rig.topology_digest() != info.rig_topology:
-                raise UserInputError(f"--source-rig {job.source_rig} is rig {rig.rig_id!r} "
-                                     f"({rig.topology_digest()}), but checkpoint {folder} was "
-                                     f"trained for {info.rig_id!r} ({info.rig_topology})")
-        return rig
-    if has_checkpoint:
-        _, info = read_checkpoint_info(folder)
-        return find_source_rig(info.rig_id, info.rig_topology,
-                               [folder / "rig.npz", DEFAULT_RIG])
-    return load_rig_data(DEFAULT_RIG)
-
-
-def build_retargeter(job: RenderJob, rig_data, say: Callable[[str], None]):
-    """A Retargeter from the motion's rig to the avatar's, or None when they are the same."""
-    from driver.retarget import Retargeter
-
-    source = source_rig(job)
-    if source.topology_digest() == rig_data.topology_digest():
-        say(f"--retarget: the avatar already uses rig {source.rig_id!r}; nothing to retarget")
-        return None
-    retargeter = Retargeter(source, rig_data)
-    say(retargeter.summary())
-    return retargeter
+def clip_frames(motion: list[MotionFrame], motion_fps: float, driving: np.ndarray, fps: float,
+                n_frames: int, idle: IdleMotion | None,
+                to_avatar: Callable[[MotionFrame], MotionFrame]) -> Iterator[MotionFrame]:
+    """The avatar's rig parameters at each video frame: the motion sampled at the frame time,
+    idle motion layered with the speech energy of the `driving` audio (`rms_energy`, the
+    value the live window computes per frame), then mapped onto the avatar's rig."""
+    for k in range(n_frames):
+        t = k / fps
+        frame = sample_motion(motion, motion_fps, t)
+        if idle is not None:
+            frame = idle.apply(frame, rms_energy(driving, t))
+        yield to_avatar(frame)
 
 
 def render_clip(job: RenderJob, say: Callable[[str], None] = print,
@@ -243,45 +183,46 @@ def render_clip(job: RenderJob, say: Callable[[str], None] = print,
     from tqdm import tqdm
 
     from avatar_app.mp4_writer import Mp4Writer
+    from avatar_app.vad import gate_clip, make_gate
     from driver.audio import SAMPLE_RATE, load_audio
-    from driver.idle import IdleMotion, rms_energy
-    from splat.avatar import load_avatar, resolve_avatar_rig
-    from splat.cameras import orbit_camera, preset_view
     from driver.devices import resolve_device
+    from driver.motion_source import file_motion_rigs, open_motion
+    from splat.cameras import orbit_camera
     from splat.pipeline import AvatarPipeline
-    from splat.render import resolve_backend
 
     check_view_options(job.size, job.yaw, job.pitch, job.distance)
     check_range("--fps", job.fps, *FPS_RANGE)
     check_output_file(job.out, VIDEO_SUFFIXES)
     avatar_dir = job.avatar or default_avatar()
+    gate = make_gate(job.gate)
+    device = resolve_device(job.device)
     start = time.perf_counter()
     audio = load_audio(job.audio)
     duration = audio.size / SAMPLE_RATE
-    avatar = load_avatar(avatar_dir)
-    rig_data = resolve_avatar_rig(avatar_dir, job.flame, avatar=avatar)
+    # What moves the avatar (model input and speech energy) is the gated audio, as live; the
+    # file's sound track stays the original.
+    driving = audio if gate is None else gate_clip(gate, audio)
+    pipeline = AvatarPipeline.open(avatar_dir, job.flame, backend=job.backend, device=device)
+    rig_data = pipeline.rig_data
     if rig_data is None:
         raise UserInputError(f"{avatar_dir} is a plain 3DGS scene without a rig; render needs "
                              "a rigged avatar")
-    retargeter = build_retargeter(job, rig_data, say) if job.retarget else None
-    motion_rig = retargeter.source if retargeter is not None else rig_data
+    retarget = "explicit" if job.retarget else "off"
     if job.motion is not None:
-        motion, motion_fps = load_motion_file(job.motion, motion_rig.n_expr)
-        source = f"motion file {job.motion}"
+        rigs = file_motion_rigs(job.checkpoint, rig_data, retarget, job.source_rig, say)
+        motion, motion_fps = load_motion_file(job.motion, rigs.rig.n_expr)
+        source = rigs.describe(f"motion file {job.motion}")
     else:
-        motion, motion_fps, source = model_motion(job, audio, motion_rig, say)
-    if retargeter is not None:
-        source += f" retargeted from rig {motion_rig.rig_id!r}"
-    backend = resolve_backend(job.backend)
-    device = resolve_device(job.device)
-    pipeline = AvatarPipeline(avatar, rig_data, backend=backend,
-                              device=device if backend == "gsplat" and device.type == "cuda" else None)
-    target, distance = preset_view(pipeline.framing_points({}), "face", job.size)
+        opened = open_motion(job.checkpoint, rig_data, retarget=retarget,
+                             source_rig=job.source_rig, device=device, untrained_ok=True, say=say)
+        rigs, motion, motion_fps, source = opened.rigs, opened.infer(driving), opened.fps, opened.label
+    target, distance = pipeline.framing("face")
     camera = orbit_camera(job.yaw, job.pitch, job.distance or distance, target, width=job.size)
     # Idle motion is layered in the motion's own rig, so blinks reach a retargeted avatar too.
-    idle = IdleMotion(seed=job.seed, expr_names=motion_rig.expr_names) if job.idle else None
+    idle = IdleMotion(seed=job.seed, expr_names=rigs.rig.expr_names) if job.idle else None
 
     n_frames = math.ceil(duration * job.fps - 1e-9)
+    frames = clip_frames(motion, motion_fps, driving, job.fps, n_frames, idle, rigs.to_avatar)
     if stop is not None:
         stop.raise_now = False   # from here on a signal ends the loop between two frames
     done, interrupted_by = 0, None
@@ -296,12 +237,7 @@ def render_clip(job: RenderJob, say: Callable[[str], None] = print,
             upto = audio.size if k == n_frames - 1 else round((k + 1) / job.fps * SAMPLE_RATE)
             writer.write_audio(audio[written:upto], written / SAMPLE_RATE)
             written = upto
-            frame = sample_motion(motion, motion_fps, t)
-            if idle is not None:
-                frame = idle.apply(frame, rms_energy(audio, t))
-            if retargeter is not None:
-                frame = retargeter.apply(frame)
-            params = frame.params()
+            params = next(frames).params()
             image, alpha = pipeline.render(params, camera, job.background)
             pipeline.check_visible(alpha, params, f"frame {k} (t={t:.2f} s)")
             writer.write_frame(image, t)

@@ -11,12 +11,24 @@ Closed-gate audio is replaced by silence (not dropped) so stream time keeps runn
 """
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
 
 from driver.audio import SAMPLE_RATE
 from splat.errors import UserInputError
 
 GATE_MODES = ("off", "noise", "voice")
+
+
+class AudioGate(Protocol):
+    """What the live driver and `render --gate` need from a gate."""
+
+    @property
+    def pending(self) -> int:
+        """Input samples held back for the next call (the output's lag)."""
+
+    def process(self, block: np.ndarray) -> np.ndarray: ...
 
 
 class EnergyGate:
@@ -110,3 +122,10 @@ def make_gate(mode: str, threshold_db: float = -45.0) -> EnergyGate | VoiceGate 
     if mode == "voice":
         return VoiceGate()
     raise UserInputError(f"unknown gate mode '{mode}' (choose from {', '.join(GATE_MODES)})")
+
+
+def gate_clip(gate: AudioGate, audio: np.ndarray) -> np.ndarray:
+    """A whole clip through `gate`, sample-aligned with the input: the tail the gate still
+    holds back (under one VAD window) counts as closed, as it would live until more audio came."""
+    out = gate.process(np.asarray(audio, np.float32))
+    return np.concatenate([out, np.zeros(len(audio) - len(out), np.float32)])

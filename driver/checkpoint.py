@@ -157,28 +157,49 @@ def _check_info(info: CheckpointInfo) -> None:
         raise ValueError("training_data and metrics must be objects")
 
 
-def check_rig(info: CheckpointInfo, rig: Any, where: str = "checkpoint") -> None:
-    """Refuse a rig whose topology differs from the one the checkpoint was trained for."""
+NEEDS_ITS_RIG = "use a checkpoint trained for this rig"
+
+
+def check_rig(info: CheckpointInfo, rig: Any, where: str = "checkpoint",
+              remedy: str = NEEDS_ITS_RIG) -> None:
+    """Refuse a rig whose topology differs from the one the checkpoint was trained for: the one
+    wording of that refusal; `remedy` is the way out the caller offers (e.g. `--retarget`)."""
     digest = rig.topology_digest()
     if digest != info.rig_topology:
         rig_id = getattr(rig, "rig_id", "?")
         raise UserInputError(
             f"{where} was trained for rig {info.rig_id!r} ({info.rig_topology}) but the avatar's "
-            f"rig is {rig_id!r} ({digest}); use a checkpoint trained for this rig")
+            f"rig is {rig_id!r} ({digest}); {remedy}")
+
+
+def resolve_checkpoint(folder: str | Path) -> Path:
+    """A checkpoint folder, or a training run folder (its `model/` checkpoint): every command
+    that takes `--checkpoint` accepts both."""
+    folder = Path(folder)
+    if not (folder / CONFIG_FILE).is_file() and (folder / "model" / CONFIG_FILE).is_file():
+        return folder / "model"
+    return folder
 
 
 def load_checkpoint(folder: str | Path, rig: Any = None,
                     device: torch.device | str = "cpu") -> tuple[Learn2TalkRegressor,
                                                                   CheckpointInfo]:
     """Load a checkpoint (eval mode, on `device`); with `rig`, refuse another topology."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     folder = Path(folder)
     arch, info = read_checkpoint_info(folder)
     if rig is not None:
         check_rig(info, rig, where=f"checkpoint {folder}")
-    weights = folder / WEIGHTS_FILE
+    return load_weights(folder, arch, device), info
+
+
+def load_weights(folder: str | Path, arch: RegressorConfig,
+                 device: torch.device | str = "cpu") -> Learn2TalkRegressor:
+    """The model of `arch` (from `read_checkpoint_info`) with the folder's checked weights, so
+    a caller that already read config.json does not parse it again."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    weights = Path(folder) / WEIGHTS_FILE
     if not weights.is_file():
         raise UserInputError(f"{folder}: checkpoint has no {WEIGHTS_FILE}")
     try:
@@ -195,4 +216,4 @@ def load_checkpoint(folder: str | Path, rig: Any = None,
     except RuntimeError as exc:
         first = str(exc).splitlines()[0]
         raise UserInputError(f"{weights}: weights do not match config.json ({first})") from None
-    return model.to(device).eval(), info
+    return model.to(device).eval()

@@ -17,8 +17,9 @@ import torch
 from tqdm import tqdm
 
 from driver.audio import MOTION_FPS, SAMPLE_RATE
-from driver.checkpoint import CheckpointInfo, load_checkpoint
+from driver.checkpoint import NEEDS_ITS_RIG, CheckpointInfo
 from driver.corpus.dataset import Clip
+from driver.motion_source import open_motion
 from driver.scoring import Judge, Scorecard
 from driver.syncnet3d import SyncNet3D, load_syncnet
 from driver.training_data import TrainingData
@@ -49,14 +50,6 @@ def fit_energy_gain(data: TrainingData, max_clips: int = 150) -> float:
     return num / max(den, 1e-9)
 
 
-def resolve_checkpoint(folder: Path) -> Path:
-    """A checkpoint folder, or a training run folder (its `model/` checkpoint)."""
-    folder = Path(folder)
-    if not (folder / "config.json").is_file() and (folder / "model" / "config.json").is_file():
-        return folder / "model"
-    return folder
-
-
 def _syncnet_folder(checkpoint: Path, info: CheckpointInfo, given: Path | None) -> Path | None:
     """--syncnet, else the one exported beside the model, else the one the run trained with."""
     if given is not None:
@@ -75,8 +68,8 @@ def evaluate(checkpoint: Path, data: TrainingData, split: str = "test",
              example_id: str | None = None) -> tuple[dict, dict]:
     """Scores per method, and the predictions for one clip (`example_id`, else the first)."""
     space = data.space
-    checkpoint = resolve_checkpoint(checkpoint)
-    model, info = load_checkpoint(checkpoint, rig=space.data)
+    opened = open_motion(checkpoint, space.data, device="cpu", remedy=NEEDS_ITS_RIG)
+    model, info, checkpoint = opened.model, opened.info, opened.folder
     space.check_model(model.config, f"checkpoint {checkpoint}")
     syncnet_dir = _syncnet_folder(checkpoint, info, syncnet_dir)
     syncnet: SyncNet3D | None = None

@@ -29,7 +29,8 @@ ENERGY_SMOOTH_S = 0.25          # envelope time constant for speech following
 
 def rms_energy(audio: np.ndarray, t: float, sample_rate: int = SAMPLE_RATE,
                window_s: float = 0.1) -> float:
-    """Loudness around time t mapped to 0..1 (-60 dBFS -> 0, -10 dBFS -> 1)."""
+    """Loudness around time t mapped to 0..1 (-60 dBFS -> 0, -10 dBFS -> 1): the one speech
+    energy `IdleMotion.apply` takes, offline (`render`) and live (through `StreamEnergy`)."""
     c = int(round(t * sample_rate))
     half = int(window_s * sample_rate / 2)
     seg = audio[max(c - half, 0):max(c + half, 0)]
@@ -37,6 +38,32 @@ def rms_energy(audio: np.ndarray, t: float, sample_rate: int = SAMPLE_RATE,
         return 0.0
     db = 20.0 * math.log10(float(np.sqrt(np.mean(np.square(seg, dtype=np.float64)))) + 1e-9)
     return float(np.clip((db + 60.0) / 50.0, 0.0, 1.0))
+
+
+class StreamEnergy:
+    """`rms_energy` of a stream whose audio arrives in blocks: the newest `seconds` are kept and
+    looked up by stream time, so a live frame gets the value `render` computes on the whole
+    clip at the same time (the window is centred on the frame; the engine's look-ahead means
+    the audio after it has arrived by the time the frame is out)."""
+
+    def __init__(self, seconds: float = 1.0, sample_rate: int = SAMPLE_RATE) -> None:
+        self.sample_rate = sample_rate
+        self.keep = int(seconds * sample_rate)
+        self.reset()
+
+    def reset(self) -> None:
+        self._audio = np.zeros(0, np.float32)
+        self._start = 0            # stream sample index of self._audio[0]
+
+    def push(self, samples: np.ndarray) -> None:
+        """Append the next block (stream time runs on from the previous one)."""
+        audio = np.concatenate([self._audio, np.asarray(samples, np.float32)])
+        drop = max(audio.size - self.keep, 0)
+        self._audio, self._start = audio[drop:], self._start + drop
+
+    def at(self, t: float) -> float:
+        """`rms_energy` at stream time `t` (seconds since the first pushed sample)."""
+        return rms_energy(self._audio, t - self._start / self.sample_rate, self.sample_rate)
 
 
 class _Schedule:

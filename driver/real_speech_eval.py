@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from driver.audio import MOTION_FPS, load_audio
 from driver.corpus.phones import PhoneSegment, read_tsv
-from driver.evaluate import frame_energy, resolve_checkpoint
+from driver.evaluate import frame_energy
 from driver.metrics import CLOSED_MM, LipGap, bilabial_closures
 from driver.motion_space import RigSpace, load_rig, speech_rig
 from driver.speech_activity import SPEECH, Segment, read_segments, speech_segments
@@ -188,12 +188,13 @@ def find_sets(folder: Path) -> dict[str, list[Path]]:
 def evaluate_real(folder: Path, checkpoint: Path, rig: Path | None = None,
                   energy_gain: float = ENERGY_GAIN, max_clips: int = 0) -> dict:
     """Per set and pooled RealCard results of the model (no gate) and the energy jaw."""
-    from driver.checkpoint import load_checkpoint
+    from driver.checkpoint import NEEDS_ITS_RIG
+    from driver.motion_source import open_motion
 
     full = RigSpace(load_rig(rig))
-    checkpoint = resolve_checkpoint(checkpoint)
-    model, _ = load_checkpoint(checkpoint, rig=full.data)
-    full.check_model(model.config, f"checkpoint {checkpoint}")
+    opened = open_motion(checkpoint, full.data, device="cpu", remedy=NEEDS_ITS_RIG)
+    model = opened.model
+    full.check_model(model.config, f"checkpoint {opened.folder}")
     model.eval()
     space = RigSpace(speech_rig(full.data, every=full.data.num_verts))   # exact, mouth only
     gap = LipGap.from_rig_data(space.data, width=APERTURE_WIDTH)

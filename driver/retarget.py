@@ -30,7 +30,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -41,6 +41,9 @@ from splat.errors import UserInputError
 from splat.mesh_ops import (Similarity, closest_points_on_nearby_triangles, triangle_normals,
                             trimmed_icp, umeyama, vertex_areas, vertex_normals)
 from splat.rig import RigData, load_rig_data
+
+if TYPE_CHECKING:
+    from driver.streaming import MotionEngine
 
 METHOD_VERSION = 1                       # bump when the fit changes: old cache files go stale
 EXCLUSIVE_PARTS = ("eyeballs", "teeth", "tongue")   # parts that only correspond to their kind
@@ -463,7 +466,7 @@ class RetargetedStream:
     look-ahead are those of the wrapped engine.
     """
 
-    def __init__(self, engine, retargeter: Retargeter) -> None:
+    def __init__(self, engine: "MotionEngine", retargeter: Retargeter) -> None:
         self.engine = engine
         self.retargeter = retargeter
 

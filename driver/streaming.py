@@ -12,7 +12,7 @@ so streaming a file in random block sizes reproduces `infer_offline` to float pr
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import torch
@@ -23,13 +23,39 @@ from driver.model import Learn2TalkRegressor
 from driver.motion import MotionFrame
 from splat.errors import UserInputError
 
+if TYPE_CHECKING:
+    from splat.rig import RigData
+
 GAP_TOLERANCE_S = 0.05   # audio arriving later than this after the last block: fill silence
+
+
+class MotionEngine(Protocol):
+    """What a live consumer drives: `StreamingEngine`, or `driver.retarget.RetargetedStream`
+    wrapping one. Blocks of 16 kHz audio in, the MotionFrames they complete out."""
+
+    def push(self, block: np.ndarray, t0: float) -> list[MotionFrame]: ...
+
+    def flush(self) -> list[MotionFrame]: ...
+
+    def reset(self) -> None: ...
+
+
+def warm_up(engine: MotionEngine) -> MotionEngine:
+    """Run a second of silence through a fresh engine, then reset it.
+
+    torch's first calls allocate and pick kernels (hundreds of ms on a CPU); doing that while
+    loading means the first words spoken to a live window animate at once.
+    """
+    engine.push(np.zeros(SAMPLE_RATE, np.float32), 0.0)
+    engine.flush()
+    engine.reset()
+    return engine
 
 
 class OutputMapper:
     """Model outputs (T, P) -> rig parameters: named blocks, or a vertex fit for vertex heads."""
 
-    def __init__(self, model: Learn2TalkRegressor, rig: Any = None) -> None:
+    def __init__(self, model: Learn2TalkRegressor, rig: "RigData | None" = None) -> None:
         self.names = [n for n, _ in model.config.outputs]
         self.fitter = None
         self.n_expr = rig.n_expr if rig is not None else None
@@ -66,12 +92,12 @@ def n_frames_for(n_samples: int, fps: float = MOTION_FPS) -> int:
 class StreamingEngine:
     """Push audio blocks, receive MotionFrames; one engine per audio stream (not thread-safe).
 
-    `rig` (a splat.rig.Rig or RigData) sizes the expression vector to the avatar's rig and is
+    `rig` (the RigData the model drives) sizes the expression vector to the avatar's rig and is
     required for vertex-output models. `lookahead_ms` is the look-ahead budget: a model needing
     more is refused; the engine then waits exactly the model's need (`self.lookahead_ms`).
     """
 
-    def __init__(self, model: Learn2TalkRegressor, rig: Any = None, lookahead_ms: float = 100.0,
+    def __init__(self, model: Learn2TalkRegressor, rig: "RigData | None" = None, lookahead_ms: float = 100.0,
                  device: torch.device | str | None = None, style: int = 0) -> None:
         need_ms = model.lookahead_s * 1000.0
         if need_ms > lookahead_ms + 1e-6:
@@ -180,7 +206,7 @@ class StreamingEngine:
 
 
 @torch.no_grad()
-def infer_offline(model: Learn2TalkRegressor, audio: np.ndarray, rig: Any = None,
+def infer_offline(model: Learn2TalkRegressor, audio: np.ndarray, rig: "RigData | None" = None,
                   device: torch.device | str | None = None, style: int = 0,
                   t0: float = 0.0) -> list[MotionFrame]:
     """Whole-clip inference with the same look-ahead and windows as the streaming engine."""

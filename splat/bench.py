@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from splat.avatar import GaussianAvatar, load_avatar, resolve_avatar_rig
+from splat.avatar import GaussianAvatar
 from splat.assets_paths import default_avatar
-from splat.cameras import preset_view, orbit_camera
+from splat.cameras import orbit_camera
 from splat.errors import UserInputError
 from splat.mesh_ops import triangle_areas
 from splat.rig import RigData
@@ -99,20 +99,19 @@ def bench_render(
         raise UserInputError(f"--frames must be at least 1, got {n_frames}")
     if any(size < 16 or size > 8192 for size in sizes):
         raise UserInputError(f"sizes must be between 16 and 8192 pixels, got {list(sizes)}")
-    if avatar is None:
-        avatar = default_avatar()
-    loaded = load_avatar(avatar)
-    rig = resolve_avatar_rig(avatar, flame, avatar=loaded)
+    if gaussians is not None and gaussians < 1:
+        raise UserInputError(f"--gaussians must be positive, got {gaussians}")
+    backends = backends or available_backends()
+    opened = AvatarPipeline.open(default_avatar() if avatar is None else avatar, flame,
+                                 backend=backends[0])
+    rig = opened.rig_data
     if rig is None:
         raise UserInputError("bench render needs a rigged avatar (the frame includes rig and binding)")
-    if gaussians is not None:
-        if gaussians < 1:
-            raise UserInputError(f"--gaussians must be positive, got {gaussians}")
-        loaded = synthetic_avatar(rig, gaussians)
+    loaded = opened.avatar if gaussians is None else synthetic_avatar(rig, gaussians)
     rows = []
-    for backend in backends or available_backends():
-        pipeline = AvatarPipeline(loaded, rig, backend=backend)
-        target, distance = preset_view(pipeline.vertices({}), "face", 1)
+    for i, backend in enumerate(backends):
+        pipeline = opened if i == 0 and gaussians is None else AvatarPipeline(loaded, rig, backend=backend)
+        target, distance = pipeline.framing("face")
         variants = {pipeline.backend: pipeline.render}
         if pipeline.backend == "gsplat":
             # 1.5.3 cannot take backgrounds in packed mode; the backend composites them itself

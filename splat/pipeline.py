@@ -8,16 +8,17 @@ backend is resolved once.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from splat.avatar import GaussianAvatar, check_avatar_against_rig
+from splat.avatar import GaussianAvatar, check_avatar_against_rig, load_avatar, resolve_avatar_rig
 from splat.binding import AvatarTensors, bind_gaussians
 from splat.binding_fast import FastBinder
-from splat.cameras import Camera
+from splat.cameras import Camera, preset_view
 from splat.errors import UserInputError
 from splat.gaussians import WorldGaussians
 from splat.render import render, resolve_backend
@@ -82,6 +83,46 @@ class AvatarPipeline:
             from splat.render.cpu import warmup
 
             warmup()
+
+    @classmethod
+    def open(
+        cls,
+        avatar_dir: str | Path,
+        flame: str | Path | None = None,
+        teeth: bool | None = None,
+        backend: str = "auto",
+        device: str | torch.device | None = None,
+        stage: Callable[[str], AbstractContextManager[None]] | None = None,
+    ) -> "AvatarPipeline":
+        """The one way a command opens an avatar folder (or .ply): Gaussians, its rig
+        (`resolve_avatar_rig`: its own rig.npz, else `flame`), and the renderer.
+
+        `device` is where the caller computes (`--device`); gsplat renders there when it is a
+        CUDA device, any other combination renders where the backend does by default. `stage`
+        wraps each step ("avatar", "rig", "renderer") so a caller can blame the part that
+        failed (the window names the file at fault).
+        """
+        guard = stage or (lambda _part: nullcontext())
+        with guard("avatar"):
+            avatar = load_avatar(avatar_dir)
+        with guard("rig"):
+            rig = resolve_avatar_rig(avatar_dir, flame, teeth=teeth, avatar=avatar)
+        with guard("renderer"):
+            resolved = resolve_backend(backend)
+            where = torch.device(device) if device is not None else None
+            on_gpu = resolved == "gsplat" and where is not None and where.type == "cuda"
+            return cls(avatar, rig, backend=resolved, device=where if on_gpu else None)
+
+    def framing(self, preset: str = "face") -> tuple[np.ndarray, float]:
+        """(target, distance) of a square view for a camera preset ("face", "head"), framed on
+        the neutral pose so expressions never move the camera: what `still`, `render`, the
+        benches and the window's view buttons all aim with."""
+        return preset_view(self.framing_points({}), preset, 1)
+
+    @property
+    def rig_data(self) -> RigData | None:
+        """The avatar's rig (None for a plain 3DGS scene): what motion is opened for."""
+        return self.rig.data if self.rig is not None else None
 
     def vertices(self, params: Mapping[str, object] | None = None) -> np.ndarray:
         """Deformed mesh vertices (V,3) for one frame of rig parameters (unbatched)."""

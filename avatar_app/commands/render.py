@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from avatar_app.commands.still import parse_background
+from avatar_app.vad import GATE_MODES
 from driver.devices import DEVICE_HELP
 from splat.errors import UserInputError
 
@@ -45,6 +46,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--yaw", type=float, default=0.0, help="camera yaw in degrees")
     p.add_argument("--pitch", type=float, default=0.0, help="camera pitch in degrees")
     p.add_argument("--distance", type=float, help="camera distance in metres (default: framed)")
+    p.add_argument("--gate", default="off", choices=GATE_MODES,
+                   help="the live window's input gate on the audio the model hears: noise (a "
+                        "level gate at -45 dBFS) or voice (silero VAD); closed stretches are "
+                        "silence to the model, the file keeps the original sound (default off)")
     p.add_argument("--no-idle", action="store_true",
                    help="no blinks, gaze shifts or head motion: only the driven motion")
     p.add_argument("--seed", type=int, default=0, help="seed of the idle motion (default 0)")
@@ -64,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
                     background=parse_background(args.background), yaw=args.yaw,
                     pitch=args.pitch, distance=args.distance, idle=not args.no_idle,
                     seed=args.seed, progress=not args.quiet, retarget=args.retarget,
-                    source_rig=args.source_rig)
+                    source_rig=args.source_rig, gate=args.gate)
     try:
         with stop_signals(StopRequest()) as stop:
             result = render_clip(job, stop=stop)

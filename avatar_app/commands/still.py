@@ -87,8 +87,7 @@ def run(args: argparse.Namespace) -> int:
     import cv2
 
     from avatar_app.output_paths import IMAGE_SUFFIXES, check_output_file
-    from splat.avatar import load_avatar, resolve_avatar_rig
-    from splat.cameras import orbit_camera, preset_view
+    from splat.cameras import orbit_camera
     from splat.pipeline import AvatarPipeline
 
     check_view_options(args.size, args.yaw, args.pitch, args.distance)
@@ -98,9 +97,9 @@ def run(args: argparse.Namespace) -> int:
     avatar_dir = args.avatar if args.avatar is not None else default_avatar()
 
     start = time.perf_counter()
-    avatar = load_avatar(avatar_dir)
-    rig_data = resolve_avatar_rig(avatar_dir, args.flame, teeth=True if args.teeth else None, avatar=avatar)
-    pipeline = AvatarPipeline(avatar, rig_data, backend=args.backend)
+    pipeline = AvatarPipeline.open(avatar_dir, args.flame, teeth=True if args.teeth else None,
+                                   backend=args.backend)
+    rig_data = pipeline.rig_data
     params: dict[str, np.ndarray] = {}
     if rig_data is not None:
         params["expr"] = parse_expressions(args.expr, rig_data.expr_names)
@@ -108,14 +107,13 @@ def run(args: argparse.Namespace) -> int:
     elif args.expr or args.jaw:
         raise UserInputError("--expr and --jaw need a rigged avatar; this is a plain 3DGS scene")
 
-    # Frame the neutral pose so expressions and jaw do not move the camera.
-    target, distance = preset_view(pipeline.framing_points({}), args.framing, args.size)
+    target, distance = pipeline.framing(args.framing)
     camera = orbit_camera(args.yaw, args.pitch, args.distance or distance, target, width=args.size)
     image, alpha = pipeline.render(params, camera, background)
     pipeline.check_visible(alpha, params, "the frame")
     bgr = np.ascontiguousarray((image[..., ::-1] * 255.0 + 0.5).astype(np.uint8))
     if not cv2.imwrite(str(args.out), bgr):
         raise UserInputError(f"could not write {args.out} (use a .png name in a writable folder)")
-    print(f"wrote {args.out} ({args.size}x{args.size}, {len(avatar)} Gaussians, "
+    print(f"wrote {args.out} ({args.size}x{args.size}, {len(pipeline.avatar)} Gaussians, "
           f"{pipeline.backend}, {time.perf_counter() - start:.2f} s)")
     return 0
