@@ -20,24 +20,13 @@ import numpy as np
 
 from avatar_app.audio_out import FilePlayer
 from avatar_app.gui.orbit import OrbitView
-from avatar_app.live_session import LiveSession, load_engine, load_scene, make_idle
+from avatar_app.live_loading import load_engine, load_scene
+from avatar_app.live_render import make_idle
+from avatar_app.live_session import LiveSession
 from avatar_app.mp4_writer import read_back
+from driver.motion_source import default_checkpoint
+from splat.assets_paths import DEMO_CLIP, default_avatar
 from splat.errors import UserInputError
-
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_AUDIO = ROOT / "assets" / "demo_speech.wav"
-
-
-def _engine(checkpoint: str | None, rig):
-    """The checkpoint's engine; without one, the default architecture untrained (timing only)."""
-    if checkpoint:
-        engine, note = load_engine(checkpoint, rig)
-        return engine, " ".join(filter(None, [Path(checkpoint).name, note]))
-    from driver.model import Learn2TalkRegressor, RegressorConfig
-    from driver.streaming import StreamingEngine
-
-    model = Learn2TalkRegressor(RegressorConfig(outputs=[("expr", rig.n_expr), ("jaw_pose", 3)]))
-    return StreamingEngine(model, rig, lookahead_ms=100.0), "untrained default architecture"
 
 
 @dataclass
@@ -52,21 +41,22 @@ class LiveRun:
 
 def start_live_run(audio: str | None, avatar: str | None, checkpoint: str | None,
                    backend: str, size: int, seconds: float) -> LiveRun:
-    avatar = avatar or str(ROOT / "assets" / "default_avatar")
-    default_model = ROOT / "assets" / "default_model"
-    if checkpoint is None and (default_model / "config.json").is_file():
-        checkpoint = str(default_model)
-    player = FilePlayer(audio or DEFAULT_AUDIO, speakers=False, seconds=seconds)
-    scene = load_scene(avatar, None, backend)
-    engine, model_name = _engine(checkpoint, scene.rig)
+    """The window's live path on `avatar` (default: the embedded one) driven by `checkpoint`
+    (default: the embedded model, else an untrained stand-in: timing only), framed like the
+    window's Face view."""
+    player = FilePlayer(audio or DEMO_CLIP, speakers=False, seconds=seconds)
+    scene = load_scene(avatar or default_avatar(), None, backend)
+    engine, note = load_engine(checkpoint, scene)
+    named = checkpoint or default_checkpoint()
+    model = " ".join(filter(None, [Path(named).name if named else "", note]))
     view = OrbitView()
-    view.frame(scene.pipeline.framing_points(), "face")
+    view.aim(*scene.pipeline.framing("face"))
     names = scene.rig.expr_names if scene.rig is not None else []
     session = LiveSession(view.camera, lambda o: make_idle(o, names))
     session.set_options(size=size)
     session.set_scene(scene)
     session.set_engine(engine)
-    return LiveRun(session, player, scene.pipeline.backend, model_name)
+    return LiveRun(session, player, scene.pipeline.backend, model)
 
 
 def consume(run: LiveRun, seconds: float, every: Callable[[float], None] | None = None) -> int:

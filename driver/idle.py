@@ -25,10 +25,11 @@ GAZE_MAX_RAD = 0.12             # eye yaw range at strength 1 (pitch is 60% of i
 SWAY_MAX_RAD = 0.035            # neck sway amplitude at strength 1
 NOD_MAX_RAD = 0.06              # extra head pitch at full speech energy, strength 1
 ENERGY_SMOOTH_S = 0.25          # envelope time constant for speech following
+ENERGY_WINDOW_S = 0.1           # loudness window, centred on the frame time
 
 
 def rms_energy(audio: np.ndarray, t: float, sample_rate: int = SAMPLE_RATE,
-               window_s: float = 0.1) -> float:
+               window_s: float = ENERGY_WINDOW_S) -> float:
     """Loudness around time t mapped to 0..1 (-60 dBFS -> 0, -10 dBFS -> 1): the one speech
     energy `IdleMotion.apply` takes, offline (`render`) and live (through `StreamEnergy`)."""
     c = int(round(t * sample_rate))
@@ -43,8 +44,8 @@ def rms_energy(audio: np.ndarray, t: float, sample_rate: int = SAMPLE_RATE,
 class StreamEnergy:
     """`rms_energy` of a stream whose audio arrives in blocks: the newest `seconds` are kept and
     looked up by stream time, so a live frame gets the value `render` computes on the whole
-    clip at the same time (the window is centred on the frame; the engine's look-ahead means
-    the audio after it has arrived by the time the frame is out)."""
+    clip at the same time. The window is centred on the frame: a frame is `ready` once the
+    audio after it has arrived (the default model's 82.5 ms look-ahead covers it already)."""
 
     def __init__(self, seconds: float = 1.0, sample_rate: int = SAMPLE_RATE) -> None:
         self.sample_rate = sample_rate
@@ -60,6 +61,11 @@ class StreamEnergy:
         audio = np.concatenate([self._audio, np.asarray(samples, np.float32)])
         drop = max(audio.size - self.keep, 0)
         self._audio, self._start = audio[drop:], self._start + drop
+
+    def ready(self, t: float) -> bool:
+        """Whether the audio of the whole window around stream time `t` has arrived."""
+        end = (self._start + self._audio.size) / self.sample_rate
+        return end >= t + ENERGY_WINDOW_S / 2
 
     def at(self, t: float) -> float:
         """`rms_energy` at stream time `t` (seconds since the first pushed sample)."""

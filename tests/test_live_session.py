@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from avatar_app.live_session import LatencyStats, MotionBuffer, TimedFrame
+from avatar_app.live_motion import MotionBuffer, TimedFrame
+from avatar_app.live_session import LatencyStats
 from avatar_app.mp4_writer import read_back
 from driver.motion import MotionFrame
 
@@ -54,7 +55,9 @@ def test_recorder_interleaves_audio_at_sub_sample_boundaries(tmp_path):
     import av
 
     from avatar_app.audio_in import AudioChunk
-    from avatar_app.live_session import FPS, Recorder, RenderedFrame
+    from avatar_app.live_render import RenderedFrame
+    from avatar_app.recorder import Recorder
+    from driver.audio import MOTION_FPS as FPS
 
     rec = Recorder(str(tmp_path / "rec.mp4"), 32)
     frame_dt = 1.0 / FPS
@@ -75,7 +78,9 @@ def test_recording_starts_with_a_picture_when_the_first_frame_is_late(tmp_path):
     import av
 
     from avatar_app.audio_in import AudioChunk
-    from avatar_app.live_session import FPS, Recorder, RenderedFrame
+    from avatar_app.live_render import RenderedFrame
+    from avatar_app.recorder import Recorder
+    from driver.audio import MOTION_FPS as FPS
 
     rec = Recorder(str(tmp_path / "late.mp4"), 32)
     rec.add_audio(AudioChunk(np.full(32000, 0.1, np.float32), rec.t_start))

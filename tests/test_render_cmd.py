@@ -114,3 +114,39 @@ def test_bad_input_is_one_line(tmp_path, tiny_avatar):
     r = run_main("render", "--audio", tmp_path / "in.wav", "--out", tmp_path / "x.mp4",
                  "--avatar", tiny_avatar, "--checkpoint", tmp_path / "nowhere")
     assert r.returncode == 2 and "checkpoint folder not found" in r.stderr
+
+
+def test_run_folder_checkpoint_and_input_gate(tmp_path, tiny_avatar):
+    """A training run folder works as --checkpoint (its model/), like eval; --gate runs the
+    window's gate on the model's input and a bad gate name is one line."""
+    from driver.checkpoint import CheckpointInfo, save_checkpoint
+    from driver.model import Learn2TalkRegressor
+    from splat.rig import load_rig_data
+    from tests.test_model import tiny_config
+
+    rig = load_rig_data(tiny_avatar / "rig.npz")
+    model = Learn2TalkRegressor(tiny_config(outputs=[("expr", rig.n_expr), ("jaw_pose", 3)]))
+    save_checkpoint(model, CheckpointInfo.for_rig(rig, trained=True), tmp_path / "run" / "model")
+    speech(tmp_path / "in.wav", seconds=0.3)
+    common = ("render", "--audio", tmp_path / "in.wav", "--out", tmp_path / "clip.mp4",
+              "--avatar", tiny_avatar, "--checkpoint", tmp_path / "run", "--size", 32,
+              "--backend", "cpu", "--quiet")
+    r = run_main(*common, "--gate", "noise")
+    assert r.returncode == 0, r.stderr
+    assert f"checkpoint {tmp_path / 'run' / 'model'}" in r.stdout
+    r = run_main(*common, "--gate", "loud")
+    assert r.returncode == 2 and "--gate" in r.stderr
+
+
+def test_gate_clip_keeps_the_clip_aligned():
+    """render's gating: same length as the input, quiet stretches silenced, speech untouched."""
+    from avatar_app.vad import gate_clip, make_gate
+
+    sr = 16000
+    t = np.arange(sr) / sr
+    loud = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    audio = np.concatenate([np.full(sr, 1e-4, np.float32), loud]) + 0
+    gated = gate_clip(make_gate("noise", -45.0), audio)
+    assert gated.shape == audio.shape
+    assert not gated[:sr - 320].any()                         # room tone: closed
+    np.testing.assert_array_equal(gated[sr + 320:], audio[sr + 320:])   # speech: passed

@@ -19,6 +19,7 @@ from driver.motion import MotionFrame
 from driver.retarget import Retargeter
 from splat.assets_paths import DEFAULT_RIG
 from splat.avatar import GaussianAvatar, save_avatar
+from splat.errors import UserInputError
 from splat.rig import RigData, Rig, load_rig_data, save_rig_data
 from tests.conftest import ROOT
 
@@ -322,10 +323,11 @@ def test_checkpoint_for_another_rig_asks_for_retarget(tmp_path, flame_like_avata
 
 
 def test_live_engine_retargets_a_foreign_rig(tmp_path, flame_like_avatar, monkeypatch):
-    """The window has no --retarget flag: loading a checkpoint onto another rig retargets and says so."""
-    from avatar_app.live_session import load_engine
+    """The window has no --retarget flag: opening a checkpoint for another rig retargets (auto)
+    and says so; the same checkpoint on its own rig streams unchanged."""
     from driver.checkpoint import CheckpointInfo, save_checkpoint
     from driver.model import Learn2TalkRegressor
+    from driver.motion_source import open_motion
     from tests.test_model import tiny_config
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
@@ -336,11 +338,14 @@ def test_live_engine_retargets_a_foreign_rig(tmp_path, flame_like_avatar, monkey
     save_checkpoint(model, CheckpointInfo.for_rig(source), tmp_path / "ckpt")
     save_rig_data(source, tmp_path / "ckpt" / "rig.npz")   # a checkpoint that ships its rig
 
-    engine, note = load_engine(str(tmp_path / "ckpt"), target)
-    assert note.startswith("retargeted:")
+    opened = open_motion(tmp_path / "ckpt", target, retarget="auto", device="cpu")
+    assert opened.note.startswith("retargeted:") and opened.rig.rig_id == source.rig_id
+    engine = opened.engine()
     frames = engine.push(np.zeros(16000, np.float32), 0.0) + engine.flush()
     assert frames and all(f.expr.shape == (target.n_expr,) for f in frames)
 
-    same_engine, same_note = load_engine(str(tmp_path / "ckpt"), source)
-    assert same_note == ""
-    assert all(f.expr.shape == (source.n_expr,) for f in same_engine.push(np.zeros(8000, np.float32), 0.0))
+    same = open_motion(tmp_path / "ckpt", source, retarget="auto", device="cpu")
+    assert same.note == "" and same.rigs.retargeter is None
+    assert all(f.expr.shape == (source.n_expr,) for f in same.engine().push(np.zeros(8000, np.float32), 0.0))
+    with pytest.raises(UserInputError, match="--retarget"):      # render without --retarget
+        open_motion(tmp_path / "ckpt", target, retarget="off", device="cpu")

@@ -7,6 +7,8 @@ import ctypes.util
 import os
 import sys
 
+from driver.devices import DEVICE_HELP
+
 NO_DISPLAY = ("no display available for the window; for headless use render offline with "
               "`python main.py render --audio in.wav --out clip.mp4`")
 
@@ -18,6 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--flame", help="FLAME model .pkl for avatars without their own rig")
     p.add_argument("--checkpoint", help="regressor checkpoint folder (default: the embedded model)")
     p.add_argument("--backend", choices=["auto", "cpu", "gsplat"], help="renderer backend")
+    p.add_argument("--device", default="auto",
+                   help=f"where the speech-to-motion model runs: {DEVICE_HELP}")
     p.add_argument("--size", type=int, help="render resolution in pixels (square)")
     p.add_argument("--script", help="JSON list of scripted steps (tests, screenshots)")
     p.add_argument("--screenshot", help="save a window screenshot PNG once the avatar shows, then quit")
@@ -67,14 +71,17 @@ def run(args: argparse.Namespace) -> int:
         raise UserInputError(f"--window must look like 1280x860, not {args.window!r}") from None
     if args.size is not None and not 64 <= args.size <= 2048:
         raise UserInputError("--size must be between 64 and 2048")
+    from driver.devices import resolve_device
+
+    resolve_device(args.device)   # a bad --device is refused before the window opens
     app = AvatarApp(AppOptions(avatar=args.avatar, flame=args.flame, checkpoint=args.checkpoint,
-                               backend=args.backend, size=args.size, script=script, width=w, height=h))
+                               backend=args.backend, device=args.device, size=args.size,
+                               script=script, width=w, height=h))
 
     from avatar_app.stop_signals import StopRequest, signal_name, stop_signals
 
     def on_stop(signum: int) -> None:  # SIGINT/SIGTERM/SIGHUP: leave the loop, finalise files
-        app.stop_reason = signal_name(signum)
-        app.quit_requested = True
+        app.request_quit(signal_name(signum))
 
     with stop_signals(StopRequest(raise_now=False, on_stop=on_stop)):
         return app.run()

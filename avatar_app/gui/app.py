@@ -19,14 +19,17 @@ import numpy as np
 from avatar_app import settings as settings_mod
 from avatar_app.audio_in import AudioInput, DeviceOpener, list_input_devices_within
 from avatar_app.gui.orbit import PRESETS, OrbitView
-from avatar_app.live_session import LiveSession, RenderedFrame, Scene, load_engine, load_scene, make_idle
+from avatar_app.gui.script import ScriptRunner
+from avatar_app.live_loading import Loaded, load_avatar_and_model
+from avatar_app.live_render import RenderedFrame, RenderOptions, Scene, make_idle
+from avatar_app.live_session import LiveSession
 from avatar_app.output_paths import check_output_file
-from avatar_app.vad import GATE_MODES, make_gate
+from avatar_app.vad import GATE_MODES, AudioGate, make_gate
+from driver.idle import IdleMotion
+from driver.motion_source import default_checkpoint
+from splat.assets_paths import DEFAULT_AVATAR
 from splat.errors import UserInputError
 
-ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_AVATAR = ROOT / "assets" / "default_avatar"
-DEFAULT_MODEL = ROOT / "assets" / "default_model"
 SIZES = (256, 384, 512, 768, 1024)
 PANEL_W = 360
 
@@ -39,6 +42,7 @@ class AppOptions:
     flame: str | None = None
     checkpoint: str | None = None
     backend: str | None = None
+    device: str = "auto"          # where the streaming regressor runs (driver.devices)
     size: int | None = None
     script: list | None = None
     screenshot: str | None = None
@@ -48,6 +52,10 @@ class AppOptions:
 
 
 class AvatarApp:
+    """The window. Its public methods and attributes (`load_avatar`, `start_mic`, `play_file`,
+    `set_setting`, `frame_preset`, `toggle_record`, `save_render`, `loading`, `shown_frame`,
+    `messages`, ...) are also what `gui.script` drives."""
+
     def __init__(self, opts: AppOptions) -> None:
         import dearpygui.dearpygui as dpg
 
@@ -72,23 +80,22 @@ class AvatarApp:
         self._opening = None   # (DeviceOpener, kind, name) while an audio device opens
         self._fallback_note = ""  # why the embedded avatar shows instead of the requested one
         self._loading = False
-        self._load_result: tuple | None = None
-        self._frame: RenderedFrame | None = None
+        self._load_result: tuple[dict, Loaded] | None = None
+        self.shown_frame: RenderedFrame | None = None  # the image on screen (keeps it alive)
         self._tex_size = 0
         self._gui_frames: list[float] = []
         self._render_frames: list[float] = []
-        self._script = list(opts.script or [])
-        self._script_wait_until = 0.0
+        self._script = ScriptRunner(opts.script) if opts.script else None
         self._drag_last: dict[int, tuple[float, float]] = {}
         self.devices, self._devices_note = list_input_devices_within(2.0)
 
     # ------------------------------------------------------------------ factories for workers
-    def _idle_factory(self, ropts):
+    def _idle_factory(self, ropts: RenderOptions) -> IdleMotion:
         scene = self.scene
         names = scene.rig.expr_names if scene is not None and scene.rig is not None else []
         return make_idle(ropts, names)
 
-    def _gate_factory(self):
+    def _gate_factory(self) -> AudioGate | None:
         return make_gate(self.settings.gate_mode, self.settings.gate_threshold_db)
 
     def _apply_options(self) -> None:
@@ -151,7 +158,7 @@ class AvatarApp:
                 (d.name for d in self.devices if d.is_default), names[0] if names else "")
             s.input_device = current
             dpg.add_combo(names, default_value=current, label="input", tag="device", width=220,
-                          callback=lambda _s, v: self._set("input_device", v))
+                          callback=lambda _s, v: self.set_setting("input_device", v))
             dpg.add_progress_bar(tag="level", default_value=0.0, overlay="level", width=-1)
             with dpg.group(horizontal=True):
                 dpg.add_button(label="Start live", tag="btn_live", callback=lambda: self.toggle_live())
@@ -182,29 +189,29 @@ class AvatarApp:
         with dpg.collapsing_header(label="Controls", default_open=True):
             dpg.add_slider_float(label="expression", default_value=s.expression_intensity,
                                  min_value=0.0, max_value=2.0, width=160,
-                                 callback=lambda _s, v: self._set("expression_intensity", v))
+                                 callback=lambda _s, v: self.set_setting("expression_intensity", v))
             dpg.add_slider_float(label="jaw (manual)", default_value=0.0, min_value=0.0,
                                  max_value=0.35, width=160, tag="jaw",
                                  callback=lambda _s, v: self.session.set_options(jaw_manual=v))
             for key in ("blink", "gaze", "sway"):
                 with dpg.group(horizontal=True):
                     dpg.add_checkbox(label=key, default_value=getattr(s, key),
-                                     callback=lambda _s, v, k=key: self._set(k, v))
+                                     callback=lambda _s, v, k=key: self.set_setting(k, v))
                     dpg.add_slider_float(default_value=getattr(s, f"{key}_strength"), min_value=0.0,
                                          max_value=2.0, width=150,
-                                         callback=lambda _s, v, k=key: self._set(f"{k}_strength", v))
+                                         callback=lambda _s, v, k=key: self.set_setting(f"{k}_strength", v))
             dpg.add_color_edit(tuple(int(c * 255) for c in s.background), label="background",
                                no_alpha=True, width=160,
-                               callback=lambda _s, v: self._set("background", [c / 255.0 if c > 1 else c for c in v[:3]]))
+                               callback=lambda _s, v: self.set_setting("background", [c / 255.0 if c > 1 else c for c in v[:3]]))
             dpg.add_checkbox(label="transparent background", default_value=s.transparent,
-                             callback=lambda _s, v: self._set("transparent", v))
+                             callback=lambda _s, v: self.set_setting("transparent", v))
             dpg.add_combo([str(x) for x in SIZES], default_value=str(s.render_size), label="size",
-                          width=100, callback=lambda _s, v: self._set("render_size", int(v)))
+                          width=100, callback=lambda _s, v: self.set_setting("render_size", int(v)))
             dpg.add_combo(["auto", "cpu", "gsplat"], default_value=s.backend, label="backend",
                           width=100, callback=lambda _s, v: self._set_backend(v))
             dpg.add_slider_float(label="A/V delay ms", default_value=s.display_delay_ms,
                                  min_value=0.0, max_value=500.0, width=160,
-                                 callback=lambda _s, v: self._set("display_delay_ms", v))
+                                 callback=lambda _s, v: self.set_setting("display_delay_ms", v))
             with dpg.group(horizontal=True):
                 dpg.add_button(label="Reset view", callback=lambda: self.view.reset())
                 for key, label in PRESETS.items():
@@ -219,10 +226,10 @@ class AvatarApp:
             dpg.add_text("", tag="saved", wrap=PANEL_W - 20)
 
     # ------------------------------------------------------------------------------ callbacks
-    def _set(self, key: str, value) -> None:
+    def set_setting(self, key: str, value: object) -> None:
+        """Change one saved setting (a control's value) and apply it to the render."""
         setattr(self.settings, key, value)
         self._apply_options()
-        self._settings_dirty = True
 
     def _set_mute(self, value: bool) -> None:
         self.settings.muted = value
@@ -292,38 +299,35 @@ class AvatarApp:
                    "flame_model": s.flame_model if flame is None else flame,
                    "backend": backend or s.backend}
         folder = avatar_dir or str(DEFAULT_AVATAR)
-        ckpt = request["checkpoint"]
-        if not ckpt and DEFAULT_MODEL.is_dir():
-            ckpt = str(DEFAULT_MODEL)
+        embedded = default_checkpoint()
+        ckpt = request["checkpoint"] or (str(embedded) if embedded is not None else "")
         self._loading = True
         self.say(f"loading {folder} ...")
 
         def work() -> None:
-            try:
-                scene = load_scene(folder, request["flame_model"] or None, request["backend"])
-                engine, note = None, "no model: the mouth follows only the manual jaw slider"
-                if ckpt:
-                    engine, note = load_engine(ckpt, scene.rig)
-                result = ("ok", request, scene, engine, ckpt, note)
-            except UserInputError as exc:   # load_scene/load_engine word and blame failures
-                result = ("error", str(exc))
-            self._load_result = result
+            self._load_result = request, load_avatar_and_model(
+                folder, request["flame_model"] or None, request["backend"], ckpt, self.opts.device)
 
         threading.Thread(target=work, name="loader", daemon=True).start()
 
-    def _apply_load(self, result: tuple) -> None:
+    @property
+    def loading(self) -> bool:
+        """True from a load request until its result (good or bad) has been applied."""
+        return self._loading or self._load_result is not None
+
+    def _apply_load(self, request: dict, loaded: Loaded) -> None:
         self._loading = False
-        if result[0] == "error":
+        if loaded.error:
             if self.scene is None and not self._fallback_note:
                 # nothing on screen yet: show the embedded avatar rather than an empty window
-                self._fallback_note = f"load failed: {result[1]}; showing the embedded avatar"
+                self._fallback_note = f"load failed: {loaded.error}; showing the embedded avatar"
                 self.say(self._fallback_note)
                 self.load_avatar("", checkpoint="", flame="", backend="auto")
                 return
             kept = self.scene.name if self.scene is not None else "nothing"
-            self.say(f"load failed: {result[1]} (keeping {kept})")
+            self.say(f"load failed: {loaded.error} (keeping {kept})")
             return
-        _ok, request, scene, engine, ckpt, note = result
+        scene, engine, ckpt, note = loaded.scene, loaded.engine, loaded.checkpoint, loaded.note
         first = self.scene is None
         self.scene = scene
         for key, value in request.items():
@@ -339,9 +343,16 @@ class AvatarApp:
         self.say(self._fallback_note if first and self._fallback_note
                  else note or f"loaded {scene.name}")
 
+    def request_quit(self, reason: str = "") -> None:
+        """Leave the main loop after this frame (finalising a recording); `reason` (e.g.
+        "SIGTERM") goes into the closing line."""
+        self.stop_reason = reason or self.stop_reason
+        self.quit_requested = True
+
     def frame_preset(self, preset: str) -> None:
+        """Aim the view like `still`/`render` do for `preset` ("face", "head")."""
         if self.scene is not None:
-            self.view.frame(self.scene.pipeline.framing_points(), preset)
+            self.view.aim(*self.scene.pipeline.framing(preset), preset)
 
     def toggle_live(self) -> None:
         if self.live_kind == "mic":
@@ -436,7 +447,7 @@ class AvatarApp:
         """Screenshot button: the current render (RGBA, transparent if chosen) as a PNG."""
         import cv2
 
-        if self._frame is None:
+        if self.shown_frame is None:
             self.say("nothing rendered yet")
             return None
         path = path or str(Path(self.settings.record_dir or os.getcwd())
@@ -446,7 +457,7 @@ class AvatarApp:
         except UserInputError as exc:
             self.say(str(exc))
             return None
-        rgba = (np.clip(self._frame.rgba, 0, 1) * 255 + 0.5).astype(np.uint8)
+        rgba = (np.clip(self.shown_frame.rgba, 0, 1) * 255 + 0.5).astype(np.uint8)
         if not cv2.imwrite(path, cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA)):
             self.say(f"screenshot {path} could not be written (disk full?)")
             return None
@@ -459,8 +470,8 @@ class AvatarApp:
         dpg = self.dpg
         now = time.monotonic()
         if self._load_result is not None:
-            result, self._load_result = self._load_result, None
-            self._apply_load(result)
+            (request, loaded), self._load_result = self._load_result, None
+            self._apply_load(request, loaded)
         if self._opening is not None:
             self._poll_opening()
         recorder = self.session.recorder
@@ -477,7 +488,7 @@ class AvatarApp:
                 self._tex_size = size
             else:
                 dpg.set_value("tex", frame.rgba)
-            self._frame = frame  # keeps the array alive while the texture points at it
+            self.shown_frame = frame  # keeps the array alive while the texture points at it
             self.session.mark_shown(frame, time.monotonic())
             self._render_frames.append(now)
         self._gui_frames.append(now)
@@ -539,7 +550,8 @@ class AvatarApp:
             while dpg.is_dearpygui_running() and not self.quit_requested:
                 start = time.monotonic()
                 self.tick()
-                self._run_script()
+                if self._script is not None:
+                    self._script.run(self)
                 dpg.render_dearpygui_frame()
                 spare = period - (time.monotonic() - start)
                 if spare > 0:
@@ -567,12 +579,3 @@ class AvatarApp:
             settings_mod.save_settings(self.settings)
         except OSError as exc:
             print(f"warning: settings not saved: {exc}")
-
-    def _run_script(self) -> None:
-        from avatar_app.gui.script import run_step
-
-        while self._script and time.monotonic() >= self._script_wait_until:
-            step = self._script.pop(0)
-            if not run_step(self, step):
-                self._script.insert(0, step)  # step waits for a condition; retry next frame
-                return

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from splat.cameras import DEFAULT_FOV_Y_DEG, Camera, frame_preset, orbit_camera
+from splat.cameras import DEFAULT_FOV_Y_DEG, Camera, orbit_camera
 
 PRESETS = {"face": "Face", "head": "Head and shoulders"}
 
@@ -26,13 +26,12 @@ class OrbitView:
     def camera(self, size: int) -> Camera:
         return orbit_camera(self.yaw, self.pitch, self.distance, self.target, self.fov_y, size, size)
 
-    def frame(self, points: np.ndarray, preset: str, size: int = 512) -> None:
-        """Aim at `points` like splat.cameras.frame_preset does, keeping the current angles."""
-        cam = frame_preset(points, preset, size, fov_y_deg=self.fov_y, yaw_deg=self.yaw,
-                           pitch_deg=self.pitch)
-        lo, hi = points.min(axis=0), points.max(axis=0)
-        self.target = (lo + hi) / 2.0
-        self.distance = float(np.linalg.norm(cam.center - self.target))
+    def aim(self, target: np.ndarray, distance: float, preset: str = "face") -> None:
+        """Look at `target` from `distance` (a preset's framing, `AvatarPipeline.framing`, the
+        one `still` and `render` use), keeping the current angles; "face" becomes the home
+        view that "reset view" restores."""
+        self.target = np.asarray(target, np.float64).copy()
+        self.distance = float(distance)
         if self.home is None or preset == "face":
             self.home = (0.0, 0.0, self.distance, self.target.copy())
 

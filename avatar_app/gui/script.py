@@ -4,15 +4,20 @@ Used by the integration tests under Xvfb and for making the README screenshots. 
 JSON list of one-key steps run in order on the GUI thread, e.g.
   [{"wait_loaded": true}, {"do": "start_live"}, {"wait_audio": true}, {"wait": 2}, {"screenshot": "a.png"},
    {"set": {"jaw": 0.25}}, {"report": "state.json"}, {"do": "quit"}]
-A step that waits for a condition is retried every frame.
+A step that waits for a condition is retried every frame. Steps go through the window's
+public surface only (`AvatarApp`'s methods and attributes), like a person's clicks do.
 """
 from __future__ import annotations
 
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from splat.errors import UserInputError
+
+if TYPE_CHECKING:
+    from avatar_app.gui.app import AvatarApp
 
 ACTIONS = ("start_live", "stop_live", "record_start", "record_stop", "reset_view",
            "preset_face", "preset_head", "quit")
@@ -28,21 +33,37 @@ def load_script(path: str) -> list[dict]:
     return steps
 
 
-def run_step(app, step: dict) -> bool:
+class ScriptRunner:
+    """The steps still to run and the time a `wait` step holds them until."""
+
+    def __init__(self, steps: list[dict]) -> None:
+        self.steps = list(steps)
+        self.wait_until = 0.0
+
+    def run(self, app: AvatarApp) -> None:
+        """Called once per GUI frame: run steps until one waits."""
+        while self.steps and time.monotonic() >= self.wait_until:
+            step = self.steps.pop(0)
+            if not run_step(app, step, self):
+                self.steps.insert(0, step)  # step waits for a condition; retry next frame
+                return
+
+
+def run_step(app: AvatarApp, step: dict, runner: ScriptRunner) -> bool:
     """Run one step; False means "not yet" (the step is waiting for its condition)."""
     dpg = app.dpg
     (key, value), = step.items()
     if key == "wait":
-        app._script_wait_until = time.monotonic() + float(value)
+        runner.wait_until = time.monotonic() + float(value)
     elif key == "wait_loaded":
-        return app.scene is not None and not app._loading and app._frame is not None
+        return app.scene is not None and not app.loading and app.shown_frame is not None
     elif key == "wait_audio":  # until the live source has delivered its first samples
         # Servers can sit on a new capture stream for a while (a fresh PulseAudio null sink's
         # monitor sends nothing for its first 2 s block); a test must not speak before that.
         source = app.session.source
         return source is not None and getattr(source, "captured", 1) > 0
     elif key == "wait_idle":  # until a load request (good or bad) has been answered
-        return not app._loading and app._load_result is None
+        return not app.loading
     elif key == "do":
         if value not in ACTIONS:
             raise UserInputError(f"unknown script action {value!r}; choose from {', '.join(ACTIONS)}")
@@ -51,13 +72,13 @@ def run_step(app, step: dict) -> bool:
          "record_stop": app.stop_record, "reset_view": app.view.reset,
          "preset_face": lambda: app.frame_preset("face"),
          "preset_head": lambda: app.frame_preset("head"),
-         "quit": lambda: setattr(app, "quit_requested", True)}[value]()
+         "quit": app.request_quit}[value]()
     elif key == "set":
         for name, v in value.items():
             if name == "jaw":
                 app.session.set_options(jaw_manual=float(v))
             else:
-                app._set(name, v)
+                app.set_setting(name, v)
     elif key == "play_file":
         app.play_file(str(value))
     elif key == "load_avatar":
@@ -75,7 +96,7 @@ def run_step(app, step: dict) -> bool:
     return True
 
 
-def report(app) -> dict:
+def report(app: AvatarApp) -> dict:
     """State a test can check: messages, files written, figures, where the image sits."""
     dpg = app.dpg
     lat = app.session.latency.summary()

@@ -1,0 +1,200 @@
+"""The live path's second half: motion for "now − display delay" → idle motion → pixels.
+
+`RenderWorker` picks the newest motion captured before the wanted time, adds idle motion and
+the user's pose controls, renders the `Scene` and leaves the newest image in a one-slot mailbox
+(and hands it to the recorder). It runs off the GUI thread because a CPU render at the default
+size takes longer than one GUI frame.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from avatar_app.live_motion import MotionBuffer
+from driver.idle import IdleMotion
+from driver.motion import MotionFrame
+from splat.cameras import Camera
+
+if TYPE_CHECKING:
+    from avatar_app.recorder import Recorder
+    from splat.pipeline import AvatarPipeline
+    from splat.rig import RigData
+
+STALE_S = 0.25  # motion older than this (relative to the wanted time) means "no speech input"
+
+
+@dataclass
+class RenderOptions:
+    """Everything the render worker reads per frame; the GUI swaps in a new copy to change it."""
+
+    size: int = 512
+    background: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    transparent: bool = False
+    delay_s: float = 0.0
+    expression_intensity: float = 1.0
+    jaw_manual: float = 0.0  # extra jaw opening (rad) from the pose slider
+    blink: float = 1.0  # idle strengths; 0 turns a motion off
+    gaze: float = 1.0
+    sway: float = 1.0
+
+
+@dataclass
+class RenderedFrame:
+    """One finished image (straight-alpha RGBA float32) and where its motion came from."""
+
+    rgba: np.ndarray
+    t_capture: float | None  # capture time of the audio shown; None when no speech drove it
+    t_ready: float
+    render_ms: float
+    seq: int = 0
+
+
+@dataclass
+class Scene:
+    """The avatar being shown (built off the GUI thread, swapped in whole)."""
+
+    pipeline: "AvatarPipeline"
+    name: str
+
+    @property
+    def rig(self) -> "RigData | None":
+        """The avatar's rig; None for a plain 3DGS scene."""
+        return self.pipeline.rig_data
+
+    @property
+    def n_expr(self) -> int:
+        return self.rig.n_expr if self.rig is not None else 0
+
+
+def scale_speech(frame: MotionFrame, k: float) -> MotionFrame:
+    """Expression-intensity slider: scales what speech moves (expressions and jaw)."""
+    if k == 1.0:
+        return frame
+    return replace(frame, expr=np.asarray(frame.expr, np.float32) * k,
+                   jaw_pose=np.asarray(frame.jaw_pose, np.float32) * k)
+
+
+def frame_params(frame: MotionFrame, jaw_manual: float) -> dict[str, np.ndarray]:
+    """Rig parameters for the pipeline, with the manual jaw slider added to the jaw opening."""
+    params = {k: np.asarray(v, np.float32) for k, v in frame.params().items()}
+    params["jaw_pose"] = params["jaw_pose"] + np.array([jaw_manual, 0.0, 0.0], np.float32)
+    return params
+
+
+def neutral_frame(t: float, n_expr: int) -> MotionFrame:
+    return MotionFrame(t=t, expr=np.zeros(n_expr, np.float32))
+
+
+def to_rgba(image: np.ndarray, alpha: np.ndarray, transparent: bool) -> np.ndarray:
+    """Contiguous float32 RGBA for dearpygui's raw texture (straight alpha when transparent)."""
+    h, w = image.shape[:2]
+    rgba = np.empty((h, w, 4), np.float32)
+    if transparent:
+        a = np.clip(alpha, 0.0, 1.0)
+        rgba[..., :3] = np.clip(image / np.maximum(a, 1e-4)[..., None], 0.0, 1.0)
+        rgba[..., 3] = a
+    else:
+        rgba[..., :3] = np.clip(image, 0.0, 1.0)
+        rgba[..., 3] = 1.0
+    return rgba
+
+
+def make_idle(opts: RenderOptions, expr_names: list[str]) -> IdleMotion:
+    """Idle motion with the GUI's strengths (0 switches a layer off)."""
+    return IdleMotion(seed=0, expr_names=list(expr_names), blink=opts.blink, gaze=opts.gaze,
+                      sway=opts.sway, blink_on=opts.blink > 0, gaze_on=opts.gaze > 0,
+                      sway_on=opts.sway > 0)
+
+
+IdleFactory = Callable[[RenderOptions], "IdleMotion | None"]
+
+
+class RenderWorker(threading.Thread):
+    """Motion for now − delay → idle motion → render → mailbox (+ recorder), at ≤ `max_fps`."""
+
+    def __init__(self, motion: MotionBuffer, camera_fn: Callable[[int], Camera],
+                 idle_factory: IdleFactory, max_fps: float = 60.0) -> None:
+        super().__init__(name="render-worker", daemon=True)
+        self.motion = motion
+        self.camera_fn = camera_fn
+        self.idle_factory = idle_factory
+        self.options = RenderOptions()
+        self.scene: Scene | None = None
+        self.recorder: Recorder | None = None
+        self.min_period = 1.0 / max_fps
+        self.render_ms = 0.0
+        self.error = ""
+        self._idle: IdleMotion | None = None
+        self._idle_opts: tuple | None = None
+        self._mailbox: RenderedFrame | None = None
+        self._lock = threading.Lock()
+        self._stop_event = threading.Event()
+        self._seq = 0
+        self._t0 = time.monotonic()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+    def take(self) -> RenderedFrame | None:
+        """The newest unseen image, or None (called by the GUI thread)."""
+        with self._lock:
+            out, self._mailbox = self._mailbox, None
+            return out
+
+    def reset_idle(self) -> None:
+        self._idle_opts = None
+
+    def _idle_for(self, opts: RenderOptions) -> IdleMotion | None:
+        key = (opts.blink, opts.gaze, opts.sway)
+        if key != self._idle_opts:
+            self._idle, self._idle_opts = self.idle_factory(opts), key
+        return self._idle
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            started = time.monotonic()
+            scene, opts = self.scene, self.options
+            if scene is None:
+                self._stop_event.wait(0.02)
+                continue
+            try:
+                frame = self.render_once(scene, opts, started)
+            except Exception as exc:  # a bad avatar/backend must not kill the live loop
+                self.error = f"render failed: {exc}"
+                self._stop_event.wait(0.2)
+                continue
+            with self._lock:
+                self._mailbox = frame
+            if self.recorder is not None:
+                self.recorder.add_frame(frame)
+            spare = self.min_period - (time.monotonic() - started)
+            if spare > 0:
+                self._stop_event.wait(spare)
+
+    def render_once(self, scene: Scene, opts: RenderOptions, now: float) -> RenderedFrame:
+        target = now - opts.delay_s
+        tf = self.motion.select(target)
+        fresh = tf is not None and target - tf.t_capture <= STALE_S
+        t_idle = target - self._t0
+        if fresh:
+            frame = scale_speech(replace(tf.frame, t=t_idle), opts.expression_intensity)
+        else:
+            frame = neutral_frame(t_idle, scene.n_expr)
+        idle = self._idle_for(opts)
+        if idle is not None:
+            frame = idle.apply(frame, tf.energy if fresh else 0.0)
+        params = frame_params(frame, opts.jaw_manual)
+        camera = self.camera_fn(opts.size)
+        start = time.perf_counter()
+        bg = (0.0, 0.0, 0.0) if opts.transparent else opts.background
+        image, alpha = scene.pipeline.render(params, camera, bg)
+        self.render_ms = (time.perf_counter() - start) * 1000
+        self._seq += 1
+        return RenderedFrame(to_rgba(np.asarray(image), np.asarray(alpha), opts.transparent),
+                             tf.t_capture if fresh else None, time.monotonic(), self.render_ms,
+                             self._seq)
