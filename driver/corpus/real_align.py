@@ -57,7 +57,7 @@ class SphinxAligner:
             from pocketsphinx import Decoder
         except ImportError as exc:
             raise UserInputError("phone timings need the 'pocketsphinx' package (pip install "
-                                 "pocketsphinx); it bundles the English model") from exc
+                                 "'.[real]', i.e. pocketsphinx==5.1.1); it bundles the English model") from exc
         self._decoder = Decoder(loglevel="FATAL")
         self._search = self._decoder.current_search()
 
