@@ -17,6 +17,7 @@ import numba
 import numpy as np
 import torch
 
+from splat.binding import AvatarTensors
 from splat.gaussians import WorldGaussians
 
 FACE_COLUMNS = 17  # k*R (9, row-major), T (3), k (1), face quaternion w,x,y,z (4)
@@ -100,26 +101,30 @@ def bind_to_faces(table: np.ndarray, binding: np.ndarray, xyz: np.ndarray, quats
 class FastBinder:
     """`bind_gaussians` for one avatar on the CPU, one frame at a time, without autograd.
 
-    Holds the avatar's constant arrays as contiguous numpy views once, so a frame converts only
-    the mesh. Each call returns new arrays (the caller may keep a frame while the next is made).
+    Reads the avatar's tensors at every call (host views, no copies for the float32/int64 CPU
+    tensors AvatarTensors holds), so edits to them show up as with `bind_gaussians`. Each call
+    returns new arrays: the caller may keep a frame while the next is made.
     """
 
-    def __init__(self, xyz: torch.Tensor, quats: torch.Tensor, scales: torch.Tensor,
-                 opacities: torch.Tensor, sh: torch.Tensor, binding: torch.Tensor,
-                 faces: torch.Tensor) -> None:
-        host = lambda t, dtype: np.ascontiguousarray(t.detach().cpu().numpy(), dtype=dtype)  # noqa: E731
-        self.xyz, self.quats = host(xyz, np.float32), host(quats, np.float32)
-        self.scales = host(scales, np.float32)
-        self.binding, self.faces = host(binding, np.int64), host(faces, np.int64)
-        self.opacities, self.sh = opacities, sh
-        self.table = np.empty((self.faces.shape[0], FACE_COLUMNS), np.float32)
+    def __init__(self, tensors: AvatarTensors) -> None:
+        if tensors.binding is None:
+            raise ValueError("FastBinder needs an avatar bound to a mesh")
+        self.tensors = tensors
+        self.table = np.empty((tensors.faces.shape[0], FACE_COLUMNS), np.float32)
 
     def __call__(self, verts: torch.Tensor) -> WorldGaussians:
         """World-space Gaussians for one deformed mesh `verts` (V,3)."""
-        face_table(np.ascontiguousarray(verts.detach().cpu().numpy(), dtype=np.float32), self.faces,
-                   self.table)
-        n = self.binding.shape[0]
+        t = self.tensors
+        face_table(_host(verts, np.float32), _host(t.faces, np.int64), self.table)
+        binding = _host(t.binding, np.int64)
+        n = binding.shape[0]
         means, quats, scales = np.empty((n, 3), np.float32), np.empty((n, 4), np.float32), np.empty((n, 3), np.float32)
-        bind_to_faces(self.table, self.binding, self.xyz, self.quats, self.scales, means, quats, scales)
+        bind_to_faces(self.table, binding, _host(t.xyz, np.float32), _host(t.quats, np.float32),
+                      _host(t.scales, np.float32), means, quats, scales)
         return WorldGaussians(means=torch.from_numpy(means), quats=torch.from_numpy(quats),
-                              scales=torch.from_numpy(scales), opacities=self.opacities, sh=self.sh)
+                              scales=torch.from_numpy(scales), opacities=t.opacities, sh=t.sh)
+
+
+def _host(tensor: torch.Tensor, dtype: type) -> np.ndarray:
+    """A contiguous host array of `tensor` (a view when it already is one)."""
+    return np.ascontiguousarray(tensor.detach().cpu().numpy(), dtype=dtype)

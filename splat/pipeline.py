@@ -75,9 +75,8 @@ class AvatarPipeline:
             faces = rig_data.faces
         self.tensors = AvatarTensors.from_avatar(avatar, faces, device=self.device)
         # On the CPU the compiled binding replaces the torch one frame by frame (same maths).
-        t = self.tensors
-        self._fast_bind = (FastBinder(t.xyz, t.quats, t.scales, t.opacities, t.sh, t.binding, t.faces)
-                           if self.device.type == "cpu" and t.binding is not None else None)
+        self._fast_bind = (FastBinder(self.tensors)
+                           if self.device.type == "cpu" and self.tensors.binding is not None else None)
         self.identity = {k: avatar.flame_param[k] for k in IDENTITY_KEYS if k in avatar.flame_param}
         if self.backend == "cpu":
             from splat.render.cpu import warmup

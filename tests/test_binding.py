@@ -123,8 +123,7 @@ def test_compiled_binding_matches_the_torch_binding():
     for motion in (torch.zeros(3), torch.tensor([3.0, 0.2, -0.1]), torch.tensor([0.1, -3.0, 0.4])):
         moved = verts @ axis_angle_to_matrix(motion).T
         want = bind_gaussians(tensors, moved)
-        got = FastBinder(tensors.xyz, tensors.quats, tensors.scales, tensors.opacities, tensors.sh,
-                         tensors.binding, tensors.faces)(moved)
+        got = FastBinder(tensors)(moved)
         assert torch.allclose(got.means, want.means, atol=1e-5)
         assert torch.allclose(got.scales, want.scales, rtol=1e-5, atol=1e-7)
         assert _same_rotation(got.quats, want.quats)
