@@ -18,8 +18,9 @@ EPS2D = 0.3  # px², gsplat's low-pass added to the 2D covariance diagonal
 ALPHA_MIN = 1.0 / 255.0  # contributions below this are skipped (8-bit invisible)
 MAX_EXTENT_SIGMA = 3.33  # cap of the opacity-aware bounding box, in standard deviations
 
-# cpu_raster's cached kernels freeze the constants they import from here (numba re-compiles a
-# cached function only when its own file changes): edit cpu_raster.py too when changing these.
+# cpu_raster's and cpu_bin's cached kernels freeze the constants they import from here (numba
+# re-compiles a cached function only when its own file changes): touch those files too when
+# changing these (and cpu_bin.py when changing cpu_raster.TILE).
 
 # Columns of the packed per-Gaussian screen record. conic (a, b, c) is the inverse 2D covariance
 # [[a, b], [b, c]]; sigma_cut is the exponent beyond which alpha < 1/255; extent is the bounding
