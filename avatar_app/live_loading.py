@@ -52,6 +52,7 @@ def load_scene(avatar_dir: str | Path, flame: str | None, backend: str,
                device: str | None = None) -> Scene:
     """Open an avatar and its pipeline (slow: call off the GUI thread); a failure is a
     LoadFailure blaming the avatar, the FLAME model or the renderer, whichever failed."""
+    from driver.devices import resolve_device
     from splat.pipeline import AvatarPipeline
 
     def stage(part: str) -> AbstractContextManager[None]:
@@ -62,8 +63,8 @@ def load_scene(avatar_dir: str | Path, flame: str | None, backend: str,
                          f"the {backend} renderer could not start for the avatar {avatar_dir}")
         return blame("avatar", avatar_dir)
 
-    pipeline = AvatarPipeline.open(avatar_dir, flame or None, backend=backend, device=device,
-                                   stage=stage)
+    pipeline = AvatarPipeline.open(avatar_dir, flame or None, backend=backend,
+                                   device=resolve_device(device) if device else None, stage=stage)
     return Scene(pipeline, Path(avatar_dir).name)
 
 

@@ -90,14 +90,15 @@ class AvatarPipeline:
         flame: str | Path | None = None,
         teeth: bool | None = None,
         backend: str = "auto",
-        device: str | torch.device | None = None,
+        device: torch.device | None = None,
         stage: Callable[[str], AbstractContextManager[None]] | None = None,
     ) -> "AvatarPipeline":
         """The one way a command opens an avatar folder (or .ply): Gaussians, its rig
         (`resolve_avatar_rig`: its own rig.npz, else `flame`), and the renderer.
 
-        `device` is where the caller computes (`--device`); gsplat renders there when it is a
-        CUDA device, any other combination renders where the backend does by default. `stage`
+        `device` is where the caller computes (`--device`, resolved by driver.devices); gsplat
+        renders there when it is a CUDA device, any other combination renders where the backend
+        does by default. `stage`
         wraps each step ("avatar", "rig", "renderer") so a caller can blame the part that
         failed (the window names the file at fault).
         """
@@ -108,9 +109,8 @@ class AvatarPipeline:
             rig = resolve_avatar_rig(avatar_dir, flame, teeth=teeth, avatar=avatar)
         with guard("renderer"):
             resolved = resolve_backend(backend)
-            where = torch.device(device) if device is not None else None
-            on_gpu = resolved == "gsplat" and where is not None and where.type == "cuda"
-            return cls(avatar, rig, backend=resolved, device=where if on_gpu else None)
+            on_gpu = resolved == "gsplat" and device is not None and device.type == "cuda"
+            return cls(avatar, rig, backend=resolved, device=device if on_gpu else None)
 
     def framing(self, preset: str = "face") -> tuple[np.ndarray, float]:
         """(target, distance) of a square view for a camera preset ("face", "head"), framed on
