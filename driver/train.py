@@ -48,21 +48,21 @@ from driver.motion_space import MotionSpace
 from driver.scoring import Judge, Scorecard
 from driver.syncnet3d import SyncNet3D, audio_windows, load_syncnet, log_mel, motion_windows, \
     save_syncnet, sync_bce
-from driver.training_data import DataConfig, TrainingData
+from driver.training_data import DataConfig, TrainingData, option
 from splat.errors import UserInputError
 
 
 # ------------------------------------------------------------------------------ syncnet
 @dataclass
 class SyncNetConfig(DataConfig):
-    steps: int = 3000
-    batch: int = 128
-    lr: float = 5e-4
-    seed: int = 0
-    min_shift: int = 3
+    steps: int = option(3000, "training steps")
+    batch: int = option(128, "audio/lip pairs per step (half aligned, half shifted)")
+    lr: float = option(5e-4, "Adam learning rate")
+    seed: int = option(0, "seed of the initial weights and of the sampled batches")
+    min_shift: int = 3            # off-sync pairs shift the audio min..max frames
     max_shift: int = 15
-    val_every: int = 500
-    max_clips: int = 0            # 0 = all training clips
+    val_every: int = option(500, "validate every this many steps")
+    max_clips: int = option(0, "use only this many training clips (0 = all)")
 
 
 def _sync_batch(mels: list[torch.Tensor], lips: list[torch.Tensor], batch: int,
@@ -141,36 +141,45 @@ def train_syncnet(cfg: SyncNetConfig) -> dict:
 # ---------------------------------------------------------------------------- regressor
 @dataclass
 class RegressorTrainConfig(DataConfig):
-    syncnet: Path | None = None
-    steps: int = 100000
-    minutes: float = 0.0          # wall-clock budget (0 = none); training stops and saves
-    batch: int = 6
-    crop_frames: int = 90
-    lr: float = 1e-3
-    seed: int = 0
-    d_model: int = 128
+    syncnet: Path | None = option(None, "frozen SyncNet3D folder")
+    steps: int = option(100000, "training steps")
+    minutes: float = option(0.0, "wall-clock budget: training stops and saves, and the learning "
+                                 "rate decays linearly to 10 % over it (0 = none)")
+    batch: int = option(6, "crops per step and process")
+    crop_frames: int = option(90, "frames per training crop (30 fps)")
+    lr: float = option(1e-3, "Adam learning rate")
+    seed: int = option(0, "seed of the initial weights and of the sampled batches")
+    d_model: int = option(128, "width of the regressor's transformer")
     rec_weight: float = 1.0
-    lip_weight: float = 3.0
-    contact_weight: float = 1.0
-    vel_weight: float = 5.0
-    sync_weight: float = 0.03
-    sync_start: int = 1000
-    sync_full: int = 2000
-    lipread_weight: float = 0.0
-    sampling_max: float = 0.5     # final share of previous-frame inputs taken from predictions
-    sampling_ramp: int = 3000     # steps to reach it
-    sampling_passes: int = 2      # no-grad passes, each feeding the previous pass's predictions
-    warp: float = 1.0             # max vocal-tract warp factor (1 = off)
+    lip_weight: float = option(3.0, "extra reconstruction weight on the lip vertices")
+    contact_weight: float = option(1.0, "weight of the lip-contact term (closures where the "
+                                        "truth has them)")
+    vel_weight: float = option(5.0, "weight of the velocity term")
+    sync_weight: float = option(0.03, "weight of the frozen SyncNet3D's sync loss (needs "
+                                      "--syncnet)")
+    sync_start: int = option(1000, "step the sync loss starts")
+    sync_full: int = option(2000, "step it reaches its weight")
+    lipread_weight: float = option(0.0, "lip-reading distillation weight (not implemented "
+                                        "yet: keep 0)")
+    sampling_max: float = option(0.5, "final share of decoder inputs taken from its own "
+                                      "predictions")
+    sampling_ramp: int = option(3000, "steps over which that share rises from 0")
+    sampling_passes: int = option(2, "no-grad passes feeding the decoder its own predictions")
+    warp: float = option(1.0, "max vocal-tract-length warp of training audio (1 = off; 1.25 "
+                              "raises formants up to 25 % to imitate unseen, e.g. female, voices)")
     input_noise: float = 0.02     # std of noise on previous-frame inputs (motion units)
-    ema: float = 0.999            # decay of the weight average that is saved (0 = raw weights)
-    val_every: int = 250
-    val_clips: int = 12
+    ema: float = option(0.999, "decay of the exponential moving average of the weights that is "
+                               "saved, validated and exported (0 = the raw weights)")
+    val_every: int = option(250, "validate every this many steps")
+    val_clips: int = option(12, "validation clips")
     save_every: int = 250
-    max_clips: int = 0
-    device: str = "auto"
-    resume: bool = False
-    init: Path | None = None      # start from this exported checkpoint's weights (fine-tuning)
-    export: Path | None = None
+    max_clips: int = option(0, "use only this many training clips (0 = all)")
+    device: str = option("auto", "auto, cpu, cuda, cuda:1 ...")
+    resume: bool = option(False, "continue the run in --out")
+    init: Path | None = option(None, "fine-tune: start from this exported checkpoint's weights "
+                                     "(fresh optimizer and clock), e.g. assets/default_model")
+    export: Path | None = option(None, "copy the final model (+ the SyncNet3D) here, e.g. "
+                                       "assets/default_model")
     command: str = field(default_factory=lambda: " ".join(sys.argv))
 
 
@@ -347,147 +356,188 @@ def _seeds(seed: int, rank: int, step: int) -> tuple[np.random.Generator, torch.
 def train_regressor(cfg: RegressorTrainConfig) -> dict:
     """Train (or resume) the regressor; checkpoints in cfg.out/model, returns last metrics
     (rank 0's; other ranks return {})."""
-    from driver.checkpoint import CheckpointInfo, load_checkpoint, save_checkpoint
+    return RegressorTrainer(cfg).run()
 
-    rank, world = distributed.init()
-    device = distributed.device_for(cfg.device, rank)
-    data = cfg.open_data()
-    space = data.space
-    rig = space.data
-    terms = build_terms(cfg.rec_weight, cfg.vel_weight, cfg.sync_weight, cfg.sync_start,
-                        cfg.sync_full, cfg.lipread_weight, cfg.lip_weight, cfg.contact_weight)
-    syncnet = val_syncnet = None         # val_syncnet: the CPU copy used by validation
-    if cfg.syncnet is not None:
-        val_syncnet, _ = load_syncnet(cfg.syncnet, rig.topology_digest())
-        syncnet = copy.deepcopy(val_syncnet).to(device)
-    elif cfg.sync_weight > 0:
-        raise UserInputError("--sync-weight > 0 needs --syncnet DIR (train it with "
-                             "`main.py train --what syncnet`)")
 
-    torch.manual_seed(cfg.seed)          # the same initial weights on every rank
-    model = build_model(space, cfg.d_model)
-    step_fn = TeacherForcedStep(model, cfg.crop_frames)
-    pad = max(-step_fn.lo, step_fn.hi) + SAMPLE_RATE
-    opt = make_optimizer(model, cfg.lr, space.unit)
-    start_step, elapsed_before, saved_ema = 0, 0.0, None
-    state_path = cfg.out / "trainer_state.pt"
-    if cfg.resume:
-        if not state_path.is_file():
-            raise UserInputError(f"nothing to resume in {cfg.out} (no trainer_state.pt)")
-        loaded, _ = load_checkpoint(cfg.out / "model", rig=rig)
-        space.check_model(loaded.config, f"checkpoint {cfg.out / 'model'}")
-        model.load_state_dict(loaded.state_dict())
-        state = load_trainer_state(state_path)
-        try:
-            opt.load_state_dict(state["optimizer"])
-            if "raw_model" in state:     # the saved model is the average; training goes on raw
-                model.load_state_dict(state["raw_model"])
-                saved_ema = state["ema"]
-        except (KeyError, ValueError, RuntimeError) as exc:
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise UserInputError(f"{state_path}: does not match the model being resumed "
-                                 f"({first})") from None
-        start_step, elapsed_before = state["step"], state["elapsed"]
-    elif cfg.init is not None:           # fine-tune: the weights only; optimizer and clock start anew
-        loaded, _ = load_checkpoint(cfg.init, rig=rig)
-        space.check_model(loaded.config, f"--init checkpoint {cfg.init}")
-        try:
+def _frozen_syncnet(cfg: RegressorTrainConfig, rig: Any, device: torch.device
+                    ) -> tuple[SyncNet3D | None, SyncNet3D | None]:
+    """The frozen SyncNet3D on the training device and its CPU copy for validation (or None)."""
+    if cfg.syncnet is None:
+        if cfg.sync_weight > 0:
+            raise UserInputError("--sync-weight > 0 needs --syncnet DIR (train it with "
+                                 "`main.py train --what syncnet`)")
+        return None, None
+    on_cpu, _ = load_syncnet(cfg.syncnet, rig.topology_digest())
+    return copy.deepcopy(on_cpu).to(device), on_cpu
+
+
+class RegressorTrainer:
+    """One regressor run: set up by the constructor (data, model, optimizer, a resumed or
+    `--init` state, random streams, EMA, DDP wrapper, clips), then `run()` repeats `step()`,
+    validating and saving on rank 0 until the step count or the wall-clock budget is spent."""
+
+    def __init__(self, cfg: RegressorTrainConfig) -> None:
+        self.cfg = cfg
+        self.rank, self.world = distributed.init()
+        self.device = distributed.device_for(cfg.device, self.rank)
+        data = cfg.open_data()
+        self.space = space = data.space
+        self.rig = space.data
+        terms = build_terms(cfg.rec_weight, cfg.vel_weight, cfg.sync_weight, cfg.sync_start,
+                            cfg.sync_full, cfg.lipread_weight, cfg.lip_weight, cfg.contact_weight)
+        syncnet, self.val_syncnet = _frozen_syncnet(cfg, self.rig, self.device)
+
+        torch.manual_seed(cfg.seed)          # the same initial weights on every rank
+        self.model = build_model(space, cfg.d_model)
+        self.step_fn = TeacherForcedStep(self.model, cfg.crop_frames)
+        self.pad = max(-self.step_fn.lo, self.step_fn.hi) + SAMPLE_RATE
+        self.opt = make_optimizer(self.model, cfg.lr, space.unit)
+        self.state_path = cfg.out / "trainer_state.pt"
+        self.steps_done, self.elapsed_before, saved_ema = self._restore()
+        self.rng, self.gen, torch_seed = _seeds(cfg.seed, self.rank, self.steps_done)
+        torch.manual_seed(torch_seed)        # dropout differs per rank and per resumed start
+        self.model.to(self.device)
+        self.ema = _averaged(self.model, cfg.ema, saved_ema)
+        self.shipped = self.ema.module if self.ema is not None else self.model
+        self.runner: nn.Module = self.step_fn
+        if self.world > 1:
+            self.runner = nn.parallel.DistributedDataParallel(
+                self.step_fn,
+                device_ids=[self.device.index] if self.device.type == "cuda" else None)
+
+        items = data.items("train", cfg.max_clips)
+        self.clips = [TrainClip.of(data.load(item), cfg.crop_frames, self.pad)
+                      for item in tqdm(items, desc="loading clips", unit="clip",
+                                       disable=self.rank != 0)]
+        self.val_clips = ([data.load(item) for item in data.items("val", cfg.val_clips)]
+                          if self.rank == 0 else [])
+        self.objective = Objective(space, terms, syncnet, self.device)
+        cfg.out.mkdir(parents=True, exist_ok=True)
+        self.history = cfg.out / "history.jsonl"
+        described = data.describe(items)
+        self.data_info: dict[str, Any] = {
+            "source": data.source, "train_utterances": described["utterances"],
+            "train_hours": round(described["hours"], 3), "voices": described["voices"],
+            "world_size": self.world,
+            "recipe": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()}}
+        self.t0 = time.monotonic()
+
+    def _restore(self) -> tuple[int, float, dict | None]:
+        """Load a resumed run (weights, optimizer, average) or `--init` weights into the fresh
+        model; the step, clock seconds and saved average to go on from."""
+        from driver.checkpoint import load_checkpoint
+
+        cfg, model = self.cfg, self.model
+        if cfg.resume:
+            if not self.state_path.is_file():
+                raise UserInputError(f"nothing to resume in {cfg.out} (no trainer_state.pt)")
+            loaded, _ = load_checkpoint(cfg.out / "model", rig=self.rig)
+            self.space.check_model(loaded.config, f"checkpoint {cfg.out / 'model'}")
             model.load_state_dict(loaded.state_dict())
-        except RuntimeError as exc:
-            raise UserInputError(f"--init {cfg.init}: its architecture differs from this run's "
-                                 f"({str(exc).splitlines()[0]}); match --d-model") from None
-    rng, gen, torch_seed = _seeds(cfg.seed, rank, start_step)
-    torch.manual_seed(torch_seed)        # dropout differs per rank and per resumed start
-    model.to(device)
-    ema = _averaged(model, cfg.ema, saved_ema)
-    shipped = ema.module if ema is not None else model
-    runner: nn.Module = step_fn
-    if world > 1:
-        runner = nn.parallel.DistributedDataParallel(
-            step_fn, device_ids=[device.index] if device.type == "cuda" else None)
+            state = load_trainer_state(self.state_path)
+            saved_ema = None
+            try:
+                self.opt.load_state_dict(state["optimizer"])
+                if "raw_model" in state:     # the saved model is the average; training goes on raw
+                    model.load_state_dict(state["raw_model"])
+                    saved_ema = state["ema"]
+            except (KeyError, ValueError, RuntimeError) as exc:
+                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise UserInputError(f"{self.state_path}: does not match the model being "
+                                     f"resumed ({first})") from None
+            return state["step"], state["elapsed"], saved_ema
+        if cfg.init is not None:           # fine-tune: the weights only; optimizer and clock anew
+            loaded, _ = load_checkpoint(cfg.init, rig=self.rig)
+            self.space.check_model(loaded.config, f"--init checkpoint {cfg.init}")
+            try:
+                model.load_state_dict(loaded.state_dict())
+            except RuntimeError as exc:
+                raise UserInputError(f"--init {cfg.init}: its architecture differs from this "
+                                     f"run's ({str(exc).splitlines()[0]}); match --d-model"
+                                     ) from None
+        return 0, 0.0, None
 
-    items = data.items("train", cfg.max_clips)
-    clips = [TrainClip.of(data.load(item), cfg.crop_frames, pad)
-             for item in tqdm(items, desc="loading clips", unit="clip", disable=rank != 0)]
-    val_clips = ([data.load(item) for item in data.items("val", cfg.val_clips)]
-                 if rank == 0 else [])
-    objective = Objective(space, terms, syncnet, device)
-    cfg.out.mkdir(parents=True, exist_ok=True)
-    history = cfg.out / "history.jsonl"
-    described = data.describe(items)
-    data_info: dict[str, Any] = {
-        "source": data.source, "train_utterances": described["utterances"],
-        "train_hours": round(described["hours"], 3), "voices": described["voices"],
-        "world_size": world,
-        "recipe": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()}}
+    def elapsed(self) -> float:
+        """Training seconds, including those of the runs this one resumes."""
+        return self.elapsed_before + time.monotonic() - self.t0
 
-    def save(metrics: dict) -> None:
-        if rank != 0:
-            return
-        info = CheckpointInfo.for_rig(rig, training_data=data_info, trained=step > 0,
-                                      metrics=metrics)
-        save_checkpoint(shipped, info, cfg.out / "model")
-        trainer_state = {"step": step, "optimizer": opt.state_dict(), "elapsed": elapsed()}
-        if ema is not None:
-            trainer_state.update(raw_model=model.state_dict(), ema=ema.state_dict())
-        torch.save(trainer_state, state_path)
-
-    def record(metrics: dict) -> None:
-        with open(history, "a") as f:
-            f.write(json.dumps(metrics) + "\n")
-
-    t0 = time.monotonic()
-
-    def elapsed() -> float:
-        return elapsed_before + time.monotonic() - t0
-
-    metrics: dict = {}
-    step = start_step
-    bar = tqdm(total=cfg.steps, initial=start_step, desc="regressor", unit="step",
-               disable=rank != 0)
-    while step < cfg.steps:
-        now = distributed.from_rank0(elapsed(), device)
-        if cfg.minutes and now > cfg.minutes * 60:
-            break
-        model.train()
+    def step(self, now: float) -> dict[str, torch.Tensor]:
+        """One optimisation step at `now` training seconds (rank 0's clock); its loss terms."""
+        cfg, step = self.cfg, self.steps_done
+        self.model.train()
         if cfg.minutes:   # linear decay to 10 % over the wall-clock budget
-            for group in opt.param_groups:
+            for group in self.opt.param_groups:
                 group["lr"] = (cfg.lr * group.get("lr_scale", 1.0)
                                * (1.0 - 0.9 * min(1.0, now / (cfg.minutes * 60))))
-        batch = sample_batch(clips, step_fn, cfg.batch, pad, rng, device, cfg.warp)
+        batch = sample_batch(self.clips, self.step_fn, cfg.batch, self.pad, self.rng, self.device,
+                             cfg.warp)
         share = cfg.sampling_max * min(1.0, step / max(1, cfg.sampling_ramp))
-        previous = decoder_inputs(step_fn, batch, share, cfg.sampling_passes,
-                                  cfg.input_noise * space.unit, gen)
-        parts = objective.parts(runner(batch.audio, previous), batch, step, gen)
-        loss = objective.total(parts, step)
-        opt.zero_grad()
+        previous = decoder_inputs(self.step_fn, batch, share, cfg.sampling_passes,
+                                  cfg.input_noise * self.space.unit, self.gen)
+        parts = self.objective.parts(self.runner(batch.audio, previous), batch, step, self.gen)
+        loss = self.objective.total(parts, step)
+        self.opt.zero_grad()
         loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        if ema is not None:
-            ema.update_parameters(model)
-        step += 1
-        bar.update(1)
-        bar.set_postfix({k: f"{v.item():.3g}" for k, v in parts.items()})
-        if rank == 0 and step % cfg.val_every == 0 and step < cfg.steps:
-            metrics = {"step": step, "elapsed_min": round(elapsed() / 60, 2),
-                       **validate(shipped, space, val_clips, val_syncnet)}
-            bar.write(json.dumps(metrics))
-            record(metrics)
-        if step % cfg.save_every == 0:
-            save(metrics)
-    bar.close()
-    distributed.check_replicas(model, device)
-    if rank == 0:
-        metrics = {"step": step, "elapsed_min": round(elapsed() / 60, 2),
-                   **validate(shipped, space, val_clips, val_syncnet)}
-        record(metrics)
-        save(metrics)
-        if cfg.export is not None:
-            export(cfg.out, cfg.export, cfg.syncnet)
-    del runner                           # release the DDP wrapper before leaving the group
-    distributed.finish()
-    return metrics
+        nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.opt.step()
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
+        self.steps_done += 1
+        return parts
+
+    def validate(self) -> dict:
+        """Rank 0: the shipped weights' metrics on the validation clips, appended to
+        history.jsonl."""
+        metrics = {"step": self.steps_done, "elapsed_min": round(self.elapsed() / 60, 2),
+                   **validate(self.shipped, self.space, self.val_clips, self.val_syncnet)}
+        with open(self.history, "a") as f:
+            f.write(json.dumps(metrics) + "\n")
+        return metrics
+
+    def save(self, metrics: dict) -> None:
+        """Rank 0: the shipped model (cfg.out/model) and what resuming needs (trainer_state.pt)."""
+        from driver.checkpoint import CheckpointInfo, save_checkpoint
+
+        if self.rank != 0:
+            return
+        info = CheckpointInfo.for_rig(self.rig, training_data=self.data_info,
+                                      trained=self.steps_done > 0, metrics=metrics)
+        save_checkpoint(self.shipped, info, self.cfg.out / "model")
+        trainer_state = {"step": self.steps_done, "optimizer": self.opt.state_dict(),
+                         "elapsed": self.elapsed()}
+        if self.ema is not None:
+            trainer_state.update(raw_model=self.model.state_dict(), ema=self.ema.state_dict())
+        torch.save(trainer_state, self.state_path)
+
+    def run(self) -> dict:
+        """Train to cfg.steps or the budget, validate, save, export; rank 0's last metrics."""
+        cfg = self.cfg
+        metrics: dict = {}
+        bar = tqdm(total=cfg.steps, initial=self.steps_done, desc="regressor", unit="step",
+                   disable=self.rank != 0)
+        while self.steps_done < cfg.steps:
+            now = distributed.from_rank0(self.elapsed(), self.device)
+            if cfg.minutes and now > cfg.minutes * 60:
+                break
+            parts = self.step(now)
+            step = self.steps_done
+            bar.update(1)
+            bar.set_postfix({k: f"{v.item():.3g}" for k, v in parts.items()})
+            if self.rank == 0 and step % cfg.val_every == 0 and step < cfg.steps:
+                metrics = self.validate()
+                bar.write(json.dumps(metrics))
+            if step % cfg.save_every == 0:
+                self.save(metrics)
+        bar.close()
+        distributed.check_replicas(self.model, self.device)
+        if self.rank == 0:
+            metrics = self.validate()
+            self.save(metrics)
+            if cfg.export is not None:
+                export(cfg.out, cfg.export, cfg.syncnet)
+        del self.runner                      # release the DDP wrapper before leaving the group
+        distributed.finish()
+        return metrics
 
 
 def load_trainer_state(path: Path) -> dict[str, Any]:

@@ -127,16 +127,26 @@ class VocasetData(TrainingData):
                 "voices": sorted({e.subject for e in items})}
 
 
+def option(default: Any, help: str) -> Any:
+    """A config field that is also a command-line flag (`--field-name`): its default, type and
+    help line are declared here once, and `avatar_app.config_flags` derives the argument."""
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
 @dataclass
 class DataConfig:
     """Where a run's clips come from; the base of the syncnet and regressor configs."""
 
-    out: Path
-    corpus: Path | None = None          # the project's corpus (default data/corpus)
-    rig: Path | None = None             # rig decoding the corpus (default: the project rig)
-    vocaset: Path | None = None         # VOCASET in FaceFormer's layout instead of a corpus
-    flame: Path | None = None           # the FLAME model VOCASET is registered to
-    flame_masks: Path | None = None     # FLAME_masks.pkl (default: beside the FLAME pickle)
+    out: Path = dataclasses.field(metadata={"help": "run folder: everything the run writes"})
+    corpus: Path | None = option(None, "the project's corpus folder (default: data/corpus)")
+    rig: Path | None = option(None, "rig .npz/.pkl decoding the corpus (default: "
+                                    "assets/default_avatar/rig.npz)")
+    vocaset: Path | None = option(None, "VOCASET in FaceFormer's layout (vertices_npy/, wav/, "
+                                        "templates.pkl): trains a vertex-output model for FLAME")
+    flame: Path | None = option(None, "with --vocaset: the FLAME model (generic_model.pkl) it "
+                                      "is registered to")
+    flame_masks: Path | None = option(None, "with --vocaset: FLAME_masks.pkl (default: the one "
+                                            "beside --flame)")
 
     def open_data(self) -> TrainingData:
         return open_data(self.corpus, self.rig, self.vocaset, self.flame, self.flame_masks)

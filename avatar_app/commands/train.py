@@ -9,31 +9,34 @@ validates/saves).
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+
+from avatar_app.config_flags import add_config_arguments, config_values, option_names
+
+
+def _data_options() -> list[str]:
+    from driver.training_data import DataConfig
+
+    return option_names(DataConfig, exclude=("out",))
 
 
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     """--corpus/--rig or --vocaset/--flame/--flame-masks (shared with `eval`)."""
-    data = parser.add_argument_group("data (one of --corpus or --vocaset)")
-    data.add_argument("--corpus", type=Path, default=None,
-                      help="the project's corpus folder (default: data/corpus)")
-    data.add_argument("--rig", type=Path, default=None,
-                      help="rig .npz/.pkl decoding the corpus (default: "
-                           "assets/default_avatar/rig.npz)")
-    data.add_argument("--vocaset", type=Path, default=None,
-                      help="VOCASET in FaceFormer's layout (vertices_npy/, wav/, templates.pkl): "
-                           "trains a vertex-output model for FLAME")
-    data.add_argument("--flame", type=Path, default=None,
-                      help="with --vocaset: the FLAME model (generic_model.pkl) it is "
-                           "registered to")
-    data.add_argument("--flame-masks", type=Path, default=None,
-                      help="with --vocaset: FLAME_masks.pkl (default: the one beside --flame)")
+    from driver.training_data import DataConfig
+
+    add_config_arguments(parser.add_argument_group("data (one of --corpus or --vocaset)"),
+                         {"data": DataConfig}, _data_options())
 
 
 def data_fields(args: argparse.Namespace) -> dict:
     """The DataConfig fields of parsed `add_data_arguments` flags."""
-    return {"corpus": args.corpus, "rig": args.rig, "vocaset": args.vocaset, "flame": args.flame,
-            "flame_masks": args.flame_masks}
+    return {name: getattr(args, name) for name in _data_options()}
+
+
+def _configs() -> dict[str, type]:
+    """`--what` -> the config its flags fill (each flag is a field declared there)."""
+    from driver.train import RegressorTrainConfig, SyncNetConfig
+
+    return {"syncnet": SyncNetConfig, "regressor": RegressorTrainConfig}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,53 +47,21 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "velocity, lip-contact and sync losses, on the project's corpus (through "
                     "the differentiable rig) or on VOCASET (FLAME vertex offsets). Several "
                     "processes: run under torchrun.")
-    parser.add_argument("--what", choices=("syncnet", "regressor"), required=True)
-    parser.add_argument("--out", type=Path, required=True, help="run folder")
+    configs = _configs()
+    parser.add_argument("--what", choices=tuple(configs), required=True,
+                        help="the model to train")
+    add_config_arguments(parser, configs, ["out"])
     add_data_arguments(parser)
-    parser.add_argument("--steps", type=int, default=None)
-    parser.add_argument("--batch", type=int, default=None)
-    parser.add_argument("--lr", type=float, default=None)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-clips", type=int, default=0,
-                        help="use only this many training clips (0 = all)")
+    taken = {"out", *_data_options()}
+    flags = {what: option_names(config, exclude=taken) for what, config in configs.items()}
+    shared = [name for name in flags["regressor"] if name in flags["syncnet"]]
+    add_config_arguments(parser, configs, shared)
     parser.add_argument("--threads", type=int, default=0,
                         help="torch CPU threads (0 = torch's default)")
-    reg = parser.add_argument_group("regressor")
-    reg.add_argument("--syncnet", type=Path, default=None, help="frozen SyncNet3D folder")
-    reg.add_argument("--minutes", type=float, default=0.0, help="wall-clock budget (0 = none)")
-    reg.add_argument("--crop-frames", type=int, default=90)
-    reg.add_argument("--d-model", type=int, default=128)
-    reg.add_argument("--sync-weight", type=float, default=0.03)
-    reg.add_argument("--sync-start", type=int, default=1000, help="step the sync loss starts")
-    reg.add_argument("--sync-full", type=int, default=2000, help="step it reaches its weight")
-    reg.add_argument("--vel-weight", type=float, default=5.0)
-    reg.add_argument("--lip-weight", type=float, default=3.0,
-                     help="extra reconstruction weight on the lip vertices")
-    reg.add_argument("--contact-weight", type=float, default=1.0,
-                     help="weight of the lip-contact term (closures where the truth has them)")
-    reg.add_argument("--lipread-weight", type=float, default=0.0,
-                     help="lip-reading distillation weight (not implemented yet: keep 0)")
-    reg.add_argument("--sampling-max", type=float, default=0.5,
-                     help="final share of decoder inputs taken from its own predictions")
-    reg.add_argument("--sampling-ramp", type=int, default=3000,
-                     help="steps over which that share rises from 0")
-    reg.add_argument("--sampling-passes", type=int, default=2,
-                     help="no-grad passes feeding the decoder its own predictions")
-    reg.add_argument("--warp", type=float, default=1.0,
-                     help="max vocal-tract-length warp of training audio (1 = off; 1.25 raises "
-                          "formants up to 25 %% to imitate unseen, e.g. female, voices)")
-    reg.add_argument("--ema", type=float, default=0.999,
-                     help="decay of the exponential moving average of the weights that is "
-                          "saved, validated and exported (0 = the raw weights)")
-    reg.add_argument("--val-every", type=int, default=250)
-    reg.add_argument("--val-clips", type=int, default=12)
-    reg.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
-    reg.add_argument("--resume", action="store_true", help="continue the run in --out")
-    reg.add_argument("--init", type=Path, default=None,
-                     help="fine-tune: start from this exported checkpoint's weights (fresh optimizer "
-                          "and clock), e.g. assets/default_model")
-    reg.add_argument("--export", type=Path, default=None,
-                     help="copy the final model (+ the SyncNet3D) here, e.g. assets/default_model")
+    for what, names in flags.items():
+        own = [name for name in names if name not in shared]
+        if own:
+            add_config_arguments(parser.add_argument_group(what), configs, own)
     parser.set_defaults(func=run)
 
 
@@ -100,29 +71,15 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from avatar_app.output_paths import check_output_folder
-    from driver.train import RegressorTrainConfig, SyncNetConfig, train_regressor, train_syncnet
+    from driver.train import train_regressor, train_syncnet
 
     check_output_folder(args.out)
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    given = {k: v for k, v in (("steps", args.steps), ("batch", args.batch), ("lr", args.lr))
-             if v is not None}
-    if args.what == "syncnet":
-        metrics = train_syncnet(SyncNetConfig(out=args.out, **data_fields(args), seed=args.seed,
-                                              max_clips=args.max_clips, **given))
-    else:
-        metrics = train_regressor(RegressorTrainConfig(
-            out=args.out, **data_fields(args), syncnet=args.syncnet,
-            minutes=args.minutes, crop_frames=args.crop_frames, d_model=args.d_model,
-            sync_weight=args.sync_weight, sync_start=args.sync_start, sync_full=args.sync_full,
-            vel_weight=args.vel_weight, lip_weight=args.lip_weight,
-            contact_weight=args.contact_weight, warp=args.warp, ema=args.ema,
-            lipread_weight=args.lipread_weight,
-            sampling_max=args.sampling_max, sampling_ramp=args.sampling_ramp,
-            sampling_passes=args.sampling_passes, val_every=args.val_every, val_clips=args.val_clips,
-            device=args.device, resume=args.resume, init=args.init, export=args.export, seed=args.seed,
-            max_clips=args.max_clips, **given))
+    config = _configs()[args.what]
+    cfg = config(**config_values(config, args))
+    metrics = train_syncnet(cfg) if args.what == "syncnet" else train_regressor(cfg)
     if metrics:      # under torchrun only rank 0 has them
         print(json.dumps(metrics))
     return 0
