@@ -1,6 +1,6 @@
 """Command-line flags derived from config dataclasses, so each option is declared once.
 
-A field made with `driver.training_data.option(default, help)` is a flag `--field-name`; its
+A field made with `driver.train_config.option(default, help)` is a flag `--field-name`; its
 type, default and help line come from the dataclass, and the parsed flags go back into the
 config by name. Plain fields stay internal (no flag). One flag can serve several configs (e.g.
 `--steps` for both trainers): where their defaults differ the flag defaults to None, so each

@@ -26,9 +26,8 @@ import json
 import math
 import pickle
 import shutil
-import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,23 +47,12 @@ from driver.motion_space import MotionSpace
 from driver.scoring import Judge, Scorecard
 from driver.syncnet3d import SyncNet3D, audio_windows, load_syncnet, log_mel, motion_windows, \
     save_syncnet, sync_bce
-from driver.training_data import DataConfig, TrainingData, option
+from driver.train_config import RegressorTrainConfig, SyncNetConfig
+from driver.training_data import TrainingData
 from splat.errors import UserInputError
 
 
 # ------------------------------------------------------------------------------ syncnet
-@dataclass
-class SyncNetConfig(DataConfig):
-    steps: int = option(3000, "training steps")
-    batch: int = option(128, "audio/lip pairs per step (half aligned, half shifted)")
-    lr: float = option(5e-4, "Adam learning rate")
-    seed: int = option(0, "seed of the initial weights and of the sampled batches")
-    min_shift: int = 3            # off-sync pairs shift the audio min..max frames
-    max_shift: int = 15
-    val_every: int = option(500, "validate every this many steps")
-    max_clips: int = option(0, "use only this many training clips (0 = all)")
-
-
 def _sync_batch(mels: list[torch.Tensor], lips: list[torch.Tensor], batch: int,
                 min_shift: int, max_shift: int, rng: np.random.Generator
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -139,50 +127,6 @@ def train_syncnet(cfg: SyncNetConfig) -> dict:
 
 
 # ---------------------------------------------------------------------------- regressor
-@dataclass
-class RegressorTrainConfig(DataConfig):
-    syncnet: Path | None = option(None, "frozen SyncNet3D folder")
-    steps: int = option(100000, "training steps")
-    minutes: float = option(0.0, "wall-clock budget: training stops and saves, and the learning "
-                                 "rate decays linearly to 10 % over it (0 = none)")
-    batch: int = option(6, "crops per step and process")
-    crop_frames: int = option(90, "frames per training crop (30 fps)")
-    lr: float = option(1e-3, "Adam learning rate")
-    seed: int = option(0, "seed of the initial weights and of the sampled batches")
-    d_model: int = option(128, "width of the regressor's transformer")
-    rec_weight: float = 1.0
-    lip_weight: float = option(3.0, "extra reconstruction weight on the lip vertices")
-    contact_weight: float = option(1.0, "weight of the lip-contact term (closures where the "
-                                        "truth has them)")
-    vel_weight: float = option(5.0, "weight of the velocity term")
-    sync_weight: float = option(0.03, "weight of the frozen SyncNet3D's sync loss (needs "
-                                      "--syncnet)")
-    sync_start: int = option(1000, "step the sync loss starts")
-    sync_full: int = option(2000, "step it reaches its weight")
-    lipread_weight: float = option(0.0, "lip-reading distillation weight (not implemented "
-                                        "yet: keep 0)")
-    sampling_max: float = option(0.5, "final share of decoder inputs taken from its own "
-                                      "predictions")
-    sampling_ramp: int = option(3000, "steps over which that share rises from 0")
-    sampling_passes: int = option(2, "no-grad passes feeding the decoder its own predictions")
-    warp: float = option(1.0, "max vocal-tract-length warp of training audio (1 = off; 1.25 "
-                              "raises formants up to 25 % to imitate unseen, e.g. female, voices)")
-    input_noise: float = 0.02     # std of noise on previous-frame inputs (motion units)
-    ema: float = option(0.999, "decay of the exponential moving average of the weights that is "
-                               "saved, validated and exported (0 = the raw weights)")
-    val_every: int = option(250, "validate every this many steps")
-    val_clips: int = option(12, "validation clips")
-    save_every: int = 250
-    max_clips: int = option(0, "use only this many training clips (0 = all)")
-    device: str = option("auto", "auto, cpu, cuda, cuda:1 ...")
-    resume: bool = option(False, "continue the run in --out")
-    init: Path | None = option(None, "fine-tune: start from this exported checkpoint's weights "
-                                     "(fresh optimizer and clock), e.g. assets/default_model")
-    export: Path | None = option(None, "copy the final model (+ the SyncNet3D) here, e.g. "
-                                       "assets/default_model")
-    command: str = field(default_factory=lambda: " ".join(sys.argv))
-
-
 @dataclass
 class TrainClip:
     """A training clip, padded for cropping (int16 audio: a tenth of the memory of float)."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -125,31 +124,6 @@ class VocasetData(TrainingData):
         return {"utterances": len(items),
                 "hours": sum(e.duration for e in items) / 3600,
                 "voices": sorted({e.subject for e in items})}
-
-
-def option(default: Any, help: str) -> Any:
-    """A config field that is also a command-line flag (`--field-name`): its default, type and
-    help line are declared here once, and `avatar_app.config_flags` derives the argument."""
-    return dataclasses.field(default=default, metadata={"help": help})
-
-
-@dataclass
-class DataConfig:
-    """Where a run's clips come from; the base of the syncnet and regressor configs."""
-
-    out: Path = dataclasses.field(metadata={"help": "run folder: everything the run writes"})
-    corpus: Path | None = option(None, "the project's corpus folder (default: data/corpus)")
-    rig: Path | None = option(None, "rig .npz/.pkl decoding the corpus (default: "
-                                    "assets/default_avatar/rig.npz)")
-    vocaset: Path | None = option(None, "VOCASET in FaceFormer's layout (vertices_npy/, wav/, "
-                                        "templates.pkl): trains a vertex-output model for FLAME")
-    flame: Path | None = option(None, "with --vocaset: the FLAME model (generic_model.pkl) it "
-                                      "is registered to")
-    flame_masks: Path | None = option(None, "with --vocaset: FLAME_masks.pkl (default: the one "
-                                            "beside --flame)")
-
-    def open_data(self) -> TrainingData:
-        return open_data(self.corpus, self.rig, self.vocaset, self.flame, self.flame_masks)
 
 
 def open_data(corpus: Path | None = None, rig: Path | None = None, vocaset: Path | None = None,

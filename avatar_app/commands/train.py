@@ -14,14 +14,14 @@ from avatar_app.config_flags import add_config_arguments, config_values, option_
 
 
 def _data_options() -> list[str]:
-    from driver.training_data import DataConfig
+    from driver.train_config import DataConfig
 
     return option_names(DataConfig, exclude=("out",))
 
 
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     """--corpus/--rig or --vocaset/--flame/--flame-masks (shared with `eval`)."""
-    from driver.training_data import DataConfig
+    from driver.train_config import DataConfig
 
     add_config_arguments(parser.add_argument_group("data (one of --corpus or --vocaset)"),
                          {"data": DataConfig}, _data_options())
@@ -34,7 +34,7 @@ def data_fields(args: argparse.Namespace) -> dict:
 
 def _configs() -> dict[str, type]:
     """`--what` -> the config its flags fill (each flag is a field declared there)."""
-    from driver.train import RegressorTrainConfig, SyncNetConfig
+    from driver.train_config import RegressorTrainConfig, SyncNetConfig
 
     return {"syncnet": SyncNetConfig, "regressor": RegressorTrainConfig}
 
