@@ -116,13 +116,10 @@ def projection_ewa_3dgs_fused_fwd(means, covars, quats, scales, opacities, viewm
     return radii, means2d, depths, conics, comp
 
 
-def projection_ewa_3dgs_packed_fwd(means, covars, quats, scales, opacities, viewmats, Ks, width, height,
-                                   eps2d, near_plane, far_plane, radius_clip, calc_compensations,
-                                   camera_model):
+def projection_ewa_3dgs_packed_fwd(means, covars, quats, scales, opacities, viewmats, *rest):
     """The packed layout: only visible (batch, camera, Gaussian) triples, in row-major order."""
-    radii, means2d, depths, conics, comp = _project(
-        means, covars, quats, scales, opacities, viewmats, Ks, width, height, eps2d, near_plane,
-        far_plane, radius_clip, calc_compensations, camera_model)
+    radii, means2d, depths, conics, comp = projection_ewa_3dgs_fused_fwd(
+        means, covars, quats, scales, opacities, viewmats, *rest)
     n_batch = math.prod(means.shape[:-2])
     C, N = viewmats.shape[-3], means.shape[-2]
     visible = (radii > 0).all(-1).reshape(n_batch, C, N)
@@ -131,9 +128,8 @@ def projection_ewa_3dgs_packed_fwd(means, covars, quats, scales, opacities, view
     counts = visible.reshape(n_batch * C, N).sum(-1)
     indptr = torch.cat([counts.new_zeros(1), counts.cumsum(0)]).to(torch.int32)
     pick = lambda a: a.reshape(n_batch * C * N, *a.shape[means.dim():])[flat]  # noqa: E731
-    comp_out = pick(comp) if comp is not None else torch.zeros(int(flat.sum()))
     return (indptr, batch_ids, camera_ids, gaussian_ids, pick(radii), pick(means2d), pick(depths),
-            pick(conics), comp_out)
+            pick(conics), pick(comp))
 
 
 def _sh_basis_fast(degree: int, dirs: torch.Tensor) -> list[torch.Tensor]:
