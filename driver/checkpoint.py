@@ -30,7 +30,7 @@ _ARCH_INTS = {"d_model": (1, 8192), "n_heads": (1, 256), "ffn_mult": (1, 64),
               "period": (1, 100_000), "n_styles": (1, 100_000), "self_attn_window": (1, 100_000),
               "audio_lookback": (0, 100_000), "audio_lookahead": (0, 100_000)}
 _ARCH_FLOATS = {"dropout": (0.0, 1.0), "fps": (1.0, 240.0)}
-_LOGMEL_INTS = {"n_mels": (1, 1024), "channels": (1, 8192), "future_mel": (0, 100_000)}
+_LOGMEL_INTS = {"n_mels": (1, 1024), "channels": (1, 8192), "future_mel": (-100_000, 100_000)}
 _LOGMEL_FLOATS = {"win_ms": (1.0, 1000.0), "hop_ms": (1.0, 1000.0)}
 _WAV2VEC2_FLOATS = {"context_s": (0.0, 60.0), "lookahead_s": (0.0, 60.0)}
 

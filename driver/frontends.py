@@ -95,12 +95,13 @@ class LogMelFrontEnd(FrontEnd):
         self.hop = int(round(hop_ms * SAMPLE_RATE / 1000))
         self.n_fft = 1 << (self.win - 1).bit_length()
         self.receptive_mel = 1 + 2 * sum(self.dilations)
-        if not 0 <= future_mel < self.receptive_mel:
-            raise ValueError(f"future_mel must be in 0..{self.receptive_mel - 1}")
+        half = self.win // 2
+        lowest = self.lowest_future_mel(self.win, self.hop)
+        if not lowest <= future_mel < self.receptive_mel:
+            raise ValueError(f"future_mel must be in {lowest}..{self.receptive_mel - 1}")
         self.future_mel = future_mel
         self.past_mel = self.receptive_mel - 1 - future_mel
         self.feature_dim = channels
-        half = self.win // 2
         # Interpolating at frame time x needs conv outputs floor(x) and floor(x)+1.
         self.past_samples = self.hop * (self.past_mel + 1) + half
         self.future_samples = self.hop * (self.future_mel + 1) + (self.win - half)
@@ -120,6 +121,32 @@ class LogMelFrontEnd(FrontEnd):
                 layers.append(nn.GELU())
             c_in = channels
         self.convs = nn.Sequential(*layers)
+
+    @staticmethod
+    def lowest_future_mel(win: int, hop: int) -> int:
+        """The most negative `future_mel` whose window still ends at or after the frame time.
+
+        A negative value makes the conv stack purely causal: output m sees only mel frames up to
+        m + future_mel < m, so the front end needs almost no audio after the frame (2.5 ms at
+        25 ms windows and 10 ms hops); anything lower would need audio the frame never waits for.
+        """
+        return -((win - win // 2) // hop) - 1
+
+    @classmethod
+    def future_mel_for(cls, lookahead_ms: float, win_ms: float = 25.0,
+                       hop_ms: float = 10.0) -> int:
+        """The largest `future_mel` whose look-ahead is at most `lookahead_ms`: how a training
+        run turns a latency budget into the front end's structure."""
+        win = int(round(win_ms * SAMPLE_RATE / 1000))
+        hop = int(round(hop_ms * SAMPLE_RATE / 1000))
+        budget = lookahead_ms * SAMPLE_RATE / 1000
+        future = math.floor((budget - (win - win // 2)) / hop) - 1
+        lowest = cls.lowest_future_mel(win, hop)
+        if future < lowest:
+            least_ms = (hop * (lowest + 1) + win - win // 2) * 1000 / SAMPLE_RATE
+            raise UserInputError(f"a look-ahead of {lookahead_ms:g} ms is below the log-mel "
+                                 f"front end's least ({least_ms:g} ms)")
+        return future
 
     def config_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "n_mels": self.n_mels,

@@ -165,13 +165,15 @@ class TeacherForcedStep(nn.Module):
         return self.model.forward_teacher(feats, previous)
 
 
-def build_model(space: MotionSpace, d_model: int) -> nn.Module:
-    """A fresh regressor (log-mel front end) whose outputs are `space`'s motion."""
+def build_model(space: MotionSpace, d_model: int, lookahead_ms: float = 82.5) -> nn.Module:
+    """A fresh regressor (log-mel front end hearing at most `lookahead_ms` past each frame)
+    whose outputs are `space`'s motion."""
     from driver.frontends import LogMelFrontEnd
     from driver.model import Learn2TalkRegressor, RegressorConfig
 
+    frontend = LogMelFrontEnd(future_mel=LogMelFrontEnd.future_mel_for(lookahead_ms))
     config = RegressorConfig(outputs=space.outputs, mode=space.mode, d_model=d_model,
-                             frontend=LogMelFrontEnd().config_dict())
+                             frontend=frontend.config_dict())
     return Learn2TalkRegressor(config)
 
 
@@ -332,7 +334,7 @@ class RegressorTrainer:
         syncnet, self.val_syncnet = _frozen_syncnet(cfg, self.rig, self.device)
 
         torch.manual_seed(cfg.seed)          # the same initial weights on every rank
-        self.model = build_model(space, cfg.d_model)
+        self.model = build_model(space, cfg.d_model, cfg.lookahead_ms)
         self.step_fn = TeacherForcedStep(self.model, cfg.crop_frames)
         self.pad = max(-self.step_fn.lo, self.step_fn.hi) + SAMPLE_RATE
         self.opt = make_optimizer(self.model, cfg.lr, space.unit)

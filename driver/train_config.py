@@ -66,6 +66,8 @@ class RegressorTrainConfig(DataConfig):
     lr: float = option(1e-3, "Adam learning rate")
     seed: int = option(0, "seed of the initial weights and of the sampled batches")
     d_model: int = option(128, "width of the regressor's transformer")
+    lookahead_ms: float = option(82.5, "audio the front end hears after each frame: the "
+                                       "model's share of the live latency (2.5 ms = causal)")
     rec_weight: float = 1.0
     lip_weight: float = option(3.0, "extra reconstruction weight on the lip vertices")
     contact_weight: float = option(1.0, "weight of the lip-contact term (closures where the "

@@ -49,6 +49,33 @@ def test_logmel_depends_only_on_its_receptive_field():
     assert not torch.allclose(a[:, k + 4], b[:, k + 4])
 
 
+@pytest.mark.parametrize("future_mel", [-2, 0])
+def test_short_lookahead_front_end_ignores_audio_after_its_window(future_mel):
+    """A negative future_mel makes the conv stack causal: a frame's feature must not move when
+    anything after its 2.5 ms (or 22.5 ms) look-ahead changes, and slices still equal offline."""
+    fe = LogMelFrontEnd(n_mels=16, channels=8, future_mel=future_mel).eval()
+    assert fe.future_samples == {-2: 40, 0: 360}[future_mel]
+    slice_matches_offline(fe)
+    audio = torch.randn(1, 32000) * 0.1
+    changed = audio.clone()
+    changed[:, 16000 + fe.future_samples + 1:] = 0.7
+    with torch.no_grad():
+        a, b = fe.offline(audio, 60), fe.offline(changed, 60)
+    assert torch.allclose(a[:, 30], b[:, 30], atol=1e-6)
+    assert not torch.allclose(a[:, 31], b[:, 31])
+
+
+def test_lookahead_budget_picks_the_largest_window_that_fits():
+    picks = {ms: LogMelFrontEnd.future_mel_for(ms) for ms in (2.5, 22.5, 40, 62.5, 82.5)}
+    assert picks == {2.5: -2, 22.5: 0, 40: 1, 62.5: 4, 82.5: 6}
+    for ms, future in picks.items():
+        assert LogMelFrontEnd(future_mel=future).lookahead_s * 1000 <= ms + 1e-9
+    with pytest.raises(UserInputError, match="below the log-mel front end's least"):
+        LogMelFrontEnd.future_mel_for(1.0)
+    with pytest.raises(ValueError, match="future_mel must be in -2"):
+        LogMelFrontEnd(future_mel=-3)
+
+
 def test_wav2vec2_from_local_folder(tmp_path):
     from transformers import Wav2Vec2Config, Wav2Vec2Model
 

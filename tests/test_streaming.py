@@ -10,7 +10,7 @@ from driver.model import Learn2TalkRegressor
 from driver.streaming import StreamingEngine, infer_offline, n_frames_for
 from splat.assets_paths import DEFAULT_MODEL
 from splat.errors import UserInputError
-from tests.test_model import make_tiny_rig, randomize_head, tiny_config
+from tests.test_model import TINY_FRONT, make_tiny_rig, randomize_head, tiny_config
 
 TOLERANCE = 1e-4   # stated: float32 reordering only; the math is identical
 
@@ -28,7 +28,8 @@ def stream(engine, audio, rng, t0=0.0, max_block=2500):
 
 
 @pytest.mark.parametrize("kw", [dict(), dict(audio_lookahead=1, audio_lookback=2,
-                                             self_attn_window=12)])
+                                             self_attn_window=12),
+                                dict(frontend=dict(TINY_FRONT, future_mel=-2))])
 def test_random_blocks_equal_offline(kw):
     model = randomize_head(Learn2TalkRegressor(tiny_config(**kw)))
     rng = np.random.default_rng(0)
