@@ -186,8 +186,11 @@ def find_sets(folder: Path) -> dict[str, list[Path]]:
 
 @torch.no_grad()
 def evaluate_real(folder: Path, checkpoint: Path, rig: Path | None = None,
-                  energy_gain: float = ENERGY_GAIN, max_clips: int = 0) -> dict:
-    """Per set and pooled RealCard results of the model (no gate) and the energy jaw."""
+                  energy_gain: float = ENERGY_GAIN, max_clips: int = 0,
+                  plot_clip: str | None = None) -> tuple[dict, dict | None]:
+    """Per set and pooled RealCard results of the model (no gate) and the energy jaw, and the
+    curves of one clip for `plot_real_example` (`plot_clip`: a file stem, default the first;
+    the example is None when no such clip was scored)."""
     from driver.checkpoint import NEEDS_ITS_RIG
     from driver.motion_source import open_motion
 
@@ -203,6 +206,8 @@ def evaluate_real(folder: Path, checkpoint: Path, rig: Path | None = None,
     files = [(s, p) for s, paths in sets.items() for p in paths]
     if max_clips:
         files = files[:max_clips]
+    example: dict | None = None
+    wanted = plot_clip if plot_clip is not None else (files[0][1].stem if files else None)
     for set_name, path in tqdm(files, desc="eval real", unit="clip"):
         audio = load_audio(path)
         T = n_frames_for(len(audio), MOTION_FPS)
@@ -213,9 +218,14 @@ def evaluate_real(folder: Path, checkpoint: Path, rig: Path | None = None,
         phones = read_tsv(tsv) if tsv.is_file() else None
         motions = {"model": model.infer(torch.from_numpy(audio)[None], T)[0].numpy(),
                    "energy jaw": space.jaw_motion(energy_gain * loudness, "")}
+        apertures = {}
         for name, motion in motions.items():
             verts = space.vertices(torch.as_tensor(motion, dtype=torch.float32)[None], [""])[0]
-            cards[set_name][name].add(gap.gaps(verts), segments, loudness, phones)
+            apertures[name] = gap.gaps(verts)
+            cards[set_name][name].add(apertures[name], segments, loudness, phones)
+        if path.stem == wanted:
+            example = {"clip": path.stem, "set": set_name, "aperture": apertures,
+                       "db": frame_db(loudness), "segments": segments, "phones": phones or []}
     used = {s for s, _ in files}
     table: dict = {"sets": {s: {m: cards[s][m].result() for m in METHODS} for s in sorted(used)},
                    "pooled": {m: RealCard.merged([cards[s][m] for s in used]).result()
@@ -223,7 +233,46 @@ def evaluate_real(folder: Path, checkpoint: Path, rig: Path | None = None,
     table["_info"] = {"folder": str(folder), "checkpoint": str(checkpoint),
                       "energy_gain": energy_gain, "aperture": "middle fifth of the mouth width",
                       "closed_mm": CLOSED_MM, "open_mm": OPEN_MM, "margin_s": MARGIN_S}
-    return table
+    return table, example
+
+
+def plot_real_example(example: dict, path: Path) -> None:
+    """A real voice's mouth aperture (model and energy jaw) over its loudness, pauses shaded:
+    what the table's silence closure and r(aperture, loudness) summarise, on one clip."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    db = example["db"]
+    t = np.arange(len(db)) / MOTION_FPS
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(11, 5.5), sharex=True)
+    ax1.plot(t, db, color="k", lw=1.0)
+    ax1.set_ylabel("loudness (dB re p95)")
+    ax1.set_ylim(-70, 10)
+    for lo, _ in BANDS[1:]:
+        ax1.axhline(lo, color="grey", ls=":", lw=0.8)
+    for name, colour, width in (("model", "tab:red", 1.6), ("energy jaw", "tab:blue", 1.0)):
+        ax2.plot(t, example["aperture"][name] * 1000, color=colour, lw=width, label=name)
+    quiet = pause_frames(example["segments"], len(db), MOTION_FPS)
+    for ax in (ax1, ax2):
+        ax.fill_between(t, 0, 1, where=quiet, transform=ax.get_xaxis_transform(),
+                        color="tab:green", alpha=0.12, lw=0)
+    for seg in example["phones"]:
+        if seg.phone in ("p", "b", "m"):
+            ax2.axvspan(seg.start, seg.end, color="orange", alpha=0.3, lw=0)
+    ax2.axhline(CLOSED_MM, color="grey", ls="--", lw=0.8)
+    ax2.set_ylabel("lip aperture (mm)")
+    ax2.set_xlabel("time (s)")
+    ax2.legend(loc="upper right", fontsize=8)
+    ax1.set_title(f"real voice {example['clip']} ({example['set']}); green: pauses >= "
+                  f"{MARGIN_S * 1000:.0f} ms from speech (silero-vad); dotted: -40/-30 dB bands; "
+                  f"dashed: closed < {CLOSED_MM} mm"
+                  + ("; orange: p/b/m" if example["phones"] else ""), fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def _pct(value: float | None) -> str:

@@ -159,9 +159,11 @@ def test_eval_real_runs_model_and_baseline(tmp_path):
                      0.0).astype(np.float32)
     (tmp_path / "set1").mkdir()
     sf.write(tmp_path / "set1" / "clip.wav", audio, rate)
-    out = tmp_path / "real.json"
-    result = _run("eval", "--real", str(tmp_path), "--json", str(out), "--threads", "1")
+    out, plot = tmp_path / "real.json", tmp_path / "real.png"
+    result = _run("eval", "--real", str(tmp_path), "--json", str(out), "--threads", "1",
+                  "--plot", str(plot))
     assert result.returncode == 0, result.stderr[-2000:]
+    assert plot.stat().st_size > 10_000 and f"plot: {plot}" in result.stdout
     table = json.loads(out.read_text())
     assert set(table["sets"]) == {"set1"}
     for method in ("model", "energy jaw"):
@@ -169,6 +171,16 @@ def test_eval_real_runs_model_and_baseline(tmp_path):
     assert table["pooled"]["energy jaw"]["silence_closure"] == 1.0
     assert "| pooled | model |" in result.stdout
     assert "| set1 | energy jaw |" in format_real_table(table)
+
+
+def test_eval_real_plot_of_an_unknown_clip_is_one_clear_line(tmp_path):
+    (tmp_path / "set1").mkdir()
+    sf.write(tmp_path / "set1" / "clip.wav", np.zeros(16000, np.float32), 16000)
+    result = _run("eval", "--real", str(tmp_path), "--threads", "1", "--plot",
+                  str(tmp_path / "p.png"), "--plot-clip", "nope")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == ("error: --plot-clip nope: no such clip "
+                                                     "among those scored")
 
 
 def test_clip_without_speech_is_counted_not_scored():

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from avatar_app.commands.train import add_data_arguments, data_fields
 from splat.assets_paths import DEFAULT_MODEL
+from splat.errors import UserInputError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,8 +28,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-clips", type=int, default=0, help="evaluate a subset (0 = all)")
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     parser.add_argument("--plot", type=Path, default=None,
-                        help="PNG of predicted vs ground-truth jaw and lip gap on the first clip")
-    parser.add_argument("--plot-clip", default=None, help="utterance id to plot (default: first)")
+                        help="PNG of predicted vs ground-truth jaw and lip gap on the first "
+                             "clip (with --real: lip aperture over loudness, pauses shaded)")
+    parser.add_argument("--plot-clip", default=None,
+                        help="utterance id (with --real: file name without suffix) to plot "
+                             "(default: first)")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--real", type=Path, default=None, metavar="DIR",
                         help="instead: score real recordings without motion ground truth (each "
@@ -44,7 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_real(args: argparse.Namespace) -> int:
     """`eval --real DIR`: the real-speech table (and --json)."""
-    from driver.real_speech_eval import ENERGY_GAIN, evaluate_real, format_real_table
+    from driver.real_speech_eval import (ENERGY_GAIN, evaluate_real, format_real_table,
+                                         plot_real_example)
 
     gain = args.energy_gain
     if gain is None and args.corpus is not None:
@@ -52,11 +57,17 @@ def run_real(args: argparse.Namespace) -> int:
         from driver.training_data import open_data
 
         gain = fit_energy_gain(open_data(**data_fields(args)))
-    table = evaluate_real(args.real, args.checkpoint, args.rig,
-                          ENERGY_GAIN if gain is None else gain, args.max_clips)
+    table, example = evaluate_real(args.real, args.checkpoint, args.rig,
+                                   ENERGY_GAIN if gain is None else gain, args.max_clips,
+                                   args.plot_clip)
     print(format_real_table(table))
     if args.json:
         args.json.write_text(json.dumps(table, indent=2, default=float))
+    if args.plot:
+        if example is None:
+            raise UserInputError(f"--plot-clip {args.plot_clip}: no such clip among those scored")
+        plot_real_example(example, args.plot)
+        print(f"plot: {args.plot}")
     return 0
 
 
