@@ -19,14 +19,11 @@ import numpy as np
 from avatar_app.option_checks import FPS_RANGE, check_range, check_view_options
 from avatar_app.output_paths import VIDEO_SUFFIXES, check_output_file
 from avatar_app.stop_signals import StopRequest
-from driver.audio import MOTION_FPS
 from driver.idle import IdleMotion, rms_energy
 from driver.motion import MotionFrame
+from driver.motion_files import MOTION_SUFFIXES, read_motion, write_motion
 from splat.assets_paths import default_avatar
 from splat.errors import UserInputError
-from splat.rig import POSE_PARAM_SIZES
-
-MOTION_KEYS = ("expr", *POSE_PARAM_SIZES)
 
 
 @dataclass
@@ -53,6 +50,7 @@ class RenderJob:
     retarget: bool = False
     source_rig: Path | None = None
     gate: str = "off"             # the live window's gate (avatar_app.vad) on the model's input
+    save_motion: Path | None = None   # also write the rendered motion (.npz/.csv/.json)
 
 
 @dataclass
@@ -68,84 +66,6 @@ class RenderResult:
     def real_time_factor(self) -> float:
         """Seconds of compute per second of video (< 1 = faster than real time)."""
         return self.elapsed_s / self.duration_s
-
-
-def load_motion_file(path: Path, n_expr: int) -> tuple[list[MotionFrame], float]:
-    """A .npz of per-frame rig parameters (T,...) named like flame_param.npz, plus optional
-    `fps` (default 30) -> frames and their rate. Missing keys are zeros.
-
-    Schema checked field by field: a scalar fps in range, at least one frame, one frame count,
-    each array's width, and every value finite and plausible (a NaN frame renders blank).
-    """
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            raw = {k: np.asarray(z[k]) for k in z.files}
-    except Exception as exc:  # zip/format/OS errors all mean "not a motion file"
-        raise UserInputError(f"{path}: not a readable motion .npz ({exc})") from None
-    non_numeric = sorted(k for k, v in raw.items() if v.dtype.kind not in "fiu")
-    if non_numeric:
-        raise UserInputError(f"{path}: {', '.join(non_numeric)} must be numeric arrays")
-    data = {k: v.astype(np.float32) for k, v in raw.items()}
-    fps_value = data.pop("fps", np.float32(MOTION_FPS))
-    if fps_value.size != 1:
-        raise UserInputError(f"{path}: fps must be one number, got shape {fps_value.shape}")
-    fps = float(fps_value.reshape(()))
-    if not math.isfinite(fps) or not FPS_RANGE[0] <= fps <= FPS_RANGE[1]:
-        raise UserInputError(f"{path}: fps must be from {FPS_RANGE[0]:g} to {FPS_RANGE[1]:g}, "
-                             f"got {fps:g}")
-    unknown = set(data) - set(MOTION_KEYS)
-    if unknown:
-        raise UserInputError(f"{path}: unknown motion keys {sorted(unknown)}; "
-                             f"use {', '.join(MOTION_KEYS)} (+ fps)")
-    if not data:
-        raise UserInputError(f"{path}: no motion arrays (expected some of "
-                             f"{', '.join(MOTION_KEYS)})")
-    flat = sorted(k for k, v in data.items() if v.ndim != 2)
-    if flat:
-        raise UserInputError(f"{path}: {', '.join(flat)} must be (frames, values) arrays")
-    lengths = {v.shape[0] for v in data.values()}
-    if len(lengths) != 1:
-        raise UserInputError(f"{path}: motion arrays have different frame counts "
-                             f"{ {k: v.shape[0] for k, v in data.items()} }")
-    T = lengths.pop()
-    if T == 0:
-        raise UserInputError(f"{path}: the motion has no frames")
-    for k, v in data.items():
-        if k != "expr" and v.shape[1] != POSE_PARAM_SIZES[k]:
-            raise UserInputError(f"{path}: {k} needs {POSE_PARAM_SIZES[k]} values per frame, "
-                                 f"has {v.shape[1]}")
-        if not np.isfinite(v).all():
-            bad = int(np.flatnonzero(~np.isfinite(v).all(axis=1))[0])
-            raise UserInputError(f"{path}: {k} holds NaN or infinite values (first at frame {bad})")
-    _check_motion_ranges(path, data)
-    expr = data.pop("expr", np.zeros((T, 0), np.float32))
-    if expr.shape[1] > n_expr:
-        raise UserInputError(f"{path}: expr has {expr.shape[1]} values, the rig has {n_expr}")
-    expr = np.pad(expr, ((0, 0), (0, n_expr - expr.shape[1])))
-    frames = [MotionFrame(t=i / fps, expr=expr[i], **{k: v[i] for k, v in data.items()})
-              for i in range(T)]
-    return frames, fps
-
-
-def _check_motion_ranges(path: Path, data: dict[str, np.ndarray]) -> None:
-    """Values no face makes: the rig's shared limits for jaw, rotations and expressions."""
-    from splat.rig import JAW_OPEN_RANGE_RAD, MAX_EXPR_COEFF, MAX_POSE_RAD
-
-    def refuse(what: str, lo: float, hi: float, values: np.ndarray) -> None:
-        outside = (values < lo) | (values > hi)                     # values: (frames, n)
-        if outside.any():
-            frame = int(np.flatnonzero(outside.any(axis=1))[0])
-            raise UserInputError(f"{path}: {what} must stay within {lo:g}..{hi:g}; frame "
-                                 f"{frame} has {float(values[frame][outside[frame]][0]):g}")
-
-    if "expr" in data:
-        refuse("expr", -MAX_EXPR_COEFF, MAX_EXPR_COEFF, data["expr"])
-    if "jaw_pose" in data:
-        refuse("jaw_pose[:, 0] (jaw opening, radians)", *JAW_OPEN_RANGE_RAD,
-               data["jaw_pose"][:, :1])
-    for key in ("rotation", "neck_pose", "jaw_pose", "eyes_pose"):
-        if key in data:
-            refuse(f"{key} (radians)", -MAX_POSE_RAD, MAX_POSE_RAD, data[key])
 
 
 def sample_motion(frames: list[MotionFrame], fps: float, t: float) -> MotionFrame:
@@ -193,6 +113,8 @@ def render_clip(job: RenderJob, say: Callable[[str], None] = print,
     check_view_options(job.size, job.yaw, job.pitch, job.distance)
     check_range("--fps", job.fps, *FPS_RANGE)
     check_output_file(job.out, VIDEO_SUFFIXES)
+    if job.save_motion is not None:
+        check_output_file(job.save_motion, MOTION_SUFFIXES, option="--save-motion")
     avatar_dir = job.avatar or default_avatar()
     gate = make_gate(job.gate)
     device = resolve_device(job.device)
@@ -210,7 +132,7 @@ def render_clip(job: RenderJob, say: Callable[[str], None] = print,
     retarget = "explicit" if job.retarget else "off"
     if job.motion is not None:
         rigs = file_motion_rigs(job.checkpoint, rig_data, retarget, job.source_rig, say)
-        motion, motion_fps = load_motion_file(job.motion, rigs.rig.n_expr)
+        motion, motion_fps = read_motion(job.motion, rigs.rig.expr_names, say)
         source = rigs.describe(f"motion file {job.motion}")
     else:
         opened = open_motion(job.checkpoint, rig_data, retarget=retarget,
@@ -226,6 +148,7 @@ def render_clip(job: RenderJob, say: Callable[[str], None] = print,
     if stop is not None:
         stop.raise_now = False   # from here on a signal ends the loop between two frames
     done, interrupted_by = 0, None
+    rendered: list[MotionFrame] = []   # what each video frame showed, for --save-motion
     with Mp4Writer(job.out, job.size, job.size, job.fps, SAMPLE_RATE) as writer:
         written = 0
         for k in tqdm(range(n_frames), desc="render", unit="frame", disable=not job.progress):
@@ -237,11 +160,16 @@ def render_clip(job: RenderJob, say: Callable[[str], None] = print,
             upto = audio.size if k == n_frames - 1 else round((k + 1) / job.fps * SAMPLE_RATE)
             writer.write_audio(audio[written:upto], written / SAMPLE_RATE)
             written = upto
-            params = next(frames).params()
+            shown = next(frames)
+            rendered.append(shown)
+            params = shown.params()
             image, alpha = pipeline.render(params, camera, job.background)
             pipeline.check_visible(alpha, params, f"frame {k} (t={t:.2f} s)")
             writer.write_frame(image, t)
             done = k + 1
+    if job.save_motion is not None and rendered:
+        write_motion(job.save_motion, rendered, rig_data.expr_names, fps=job.fps,
+                     rig_id=rig_data.rig_id)
     return RenderResult(frames=done, duration_s=duration if interrupted_by is None
                         else done / job.fps, elapsed_s=time.perf_counter() - start,
                         motion_source=source, backend=pipeline.backend,

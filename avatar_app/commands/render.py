@@ -28,7 +28,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--motion", type=Path,
                    help="render these rig parameters instead of running a model: .npz with "
                         "(frames, n) arrays expr/jaw_pose/neck_pose/rotation/eyes_pose/"
-                        "translation and optional fps (default 30)")
+                        "translation and optional fps (default 30), or a .csv/.json of curves "
+                        "with a time column (ARKit-52 names; see --save-motion)")
+    p.add_argument("--save-motion", type=Path, metavar="PATH",
+                   help="also write the motion each frame shows (after idle motion and "
+                        "retargeting, in the avatar's rig): .npz (flame_param layout), .csv or "
+                        ".json (time + ARKit-52 named curves + head pose); replay it with "
+                        "--motion PATH --no-idle")
     p.add_argument("--retarget", action="store_true",
                    help="drive an avatar on another rig (e.g. FLAME) with a checkpoint trained for "
                         "a different one: motion is mapped through a fitted expression "
@@ -69,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
                     background=parse_background(args.background), yaw=args.yaw,
                     pitch=args.pitch, distance=args.distance, idle=not args.no_idle,
                     seed=args.seed, progress=not args.quiet, retarget=args.retarget,
-                    source_rig=args.source_rig, gate=args.gate)
+                    source_rig=args.source_rig, gate=args.gate, save_motion=args.save_motion)
     try:
         with stop_signals(StopRequest()) as stop:
             result = render_clip(job, stop=stop)
@@ -82,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
               f"{result.frames} frames ({result.duration_s:.2f} s), a valid partial file",
               file=sys.stderr)
         return 128 + result.interrupted_by
+    if args.save_motion is not None:
+        print(f"wrote {args.save_motion}: the motion of those frames")
     print(f"wrote {args.out}: {result.frames} frames, {result.duration_s:.2f} s of audio, "
           f"motion from {result.motion_source}, {result.backend} backend, "
           f"{result.elapsed_s:.1f} s (real-time factor {result.real_time_factor:.2f})")
