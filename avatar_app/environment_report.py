@@ -5,13 +5,19 @@ exactly on machines where something is broken.
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import importlib.metadata
 import os
 import platform
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
+
+# sys.platform values whose desktop needs no DISPLAY/WAYLAND_DISPLAY -> how the report names it.
+DESKTOP_PLATFORMS = {"win32": "Windows desktop", "darwin": "macOS desktop"}
 
 
 def _version(dist: str) -> str:
@@ -106,11 +112,38 @@ def audio_summary() -> list[tuple[str, str]]:
     ]
 
 
+def display_available() -> bool:
+    """True where the window can open: always on Windows and macOS (their desktop is there
+    without any variable), elsewhere when a Wayland display is announced or an X11 one opens.
+
+    dearpygui/GLFW abort the process without a display, so the window checks this first.
+    """
+    if sys.platform in DESKTOP_PLATFORMS:
+        return True
+    if os.environ.get("WAYLAND_DISPLAY"):
+        return True
+    if not os.environ.get("DISPLAY"):
+        return False
+    lib = ctypes.util.find_library("X11")
+    if lib is None:
+        return True  # cannot probe; let GLFW try
+    x11 = ctypes.CDLL(lib)
+    x11.XOpenDisplay.restype = ctypes.c_void_p
+    x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
+    handle = x11.XOpenDisplay(None)
+    if not handle:
+        return False
+    x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
+    x11.XCloseDisplay(handle)
+    return True
+
+
 def display_summary() -> list[tuple[str, str]]:
-    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
-        where = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-        return [("display", f"available ({where})")]
-    return [("display", "none: the window cannot open; use `python main.py render` for headless clips")]
+    if not display_available():
+        return [("display", "none: the window cannot open; use `python main.py render` for headless clips")]
+    where = (DESKTOP_PLATFORMS.get(sys.platform) or os.environ.get("WAYLAND_DISPLAY")
+             or os.environ.get("DISPLAY"))
+    return [("display", f"available ({where})")]
 
 
 def full_report() -> list[tuple[str, str]]:

@@ -26,6 +26,7 @@ from driver.streaming import MotionEngine, StreamingEngine, infer_offline, warm_
 from splat.assets_paths import DEFAULT_MODEL, DEFAULT_RIG
 from splat.errors import UserInputError
 from splat.rig import RigData, load_rig_data
+from splat.torch_threads import OFFLINE_INFERENCE_THREADS, torch_threads
 
 RETARGET_MODES = ("auto", "explicit", "off")
 RETARGET_HINT = f"pass --retarget to map its motion onto this rig, or {NEEDS_ITS_RIG}"
@@ -136,7 +137,8 @@ class MotionSource:
     def infer(self, audio: np.ndarray) -> list[MotionFrame]:
         """Whole-clip motion at `fps`, in the model's rig (idle motion is layered there, then
         `to_avatar` maps each frame, so blinks reach a retargeted avatar too)."""
-        return infer_offline(self.model, audio, rig=self.rig, device=self.device)
+        with torch_threads(OFFLINE_INFERENCE_THREADS if self.device.type == "cpu" else None):
+            return infer_offline(self.model, audio, rig=self.rig, device=self.device)
 
     def to_avatar(self, frame: MotionFrame) -> MotionFrame:
         return self.rigs.to_avatar(frame)

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Idempotent set-up shared by run.sh and test.sh: system packages, .venv, Python packages.
-# Usage: source scripts/bootstrap.sh [app|test]   (sets $PY to the venv's python)
+# Idempotent set-up shared by run.sh and test.sh: system packages, .venv, Python packages
+# (the project itself as `pip install -e .[dev]`, which also gives .venv/bin/talking-splat).
+# Usage: source scripts/bootstrap.sh [app|test]   (sets $PY to the venv's python and $ROOT)
+# Never changes the caller's folder: the commands run where the user stands.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PURPOSE="${1:-app}"
@@ -17,8 +19,10 @@ pkgs=("${APP_PKGS[@]}")
 [ "$PURPOSE" = test ] && pkgs+=("${TEST_PKGS[@]}")
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
+  # one dpkg-query for all of them (a re-run's whole set-up check stays a fraction of a second)
+  installed=" $(dpkg-query -W -f='${Package}=${Status} ' "${pkgs[@]}" 2>/dev/null || true)"
   for p in "${pkgs[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    [[ "$installed" == *" $p=install ok installed "* ]] || missing+=("$p")
   done
 fi
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -48,27 +52,32 @@ PIP=("$PY" -m pip install -q)
 
 has_nvidia() { command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; }
 
-# torch first: on machines without an NVIDIA GPU take the CPU build (a local wheel if pip's
-# configured find-links has one, else PyTorch's CPU index) so the CUDA packages never download.
-if ! "$PY" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '2.13.0')" 2>/dev/null; then
+# torch first: on machines without an NVIDIA GPU take the CPU build so the CUDA packages never
+# download. Every install honours pip's configured index and find-links; the only URL added is
+# PyTorch's own CPU wheel index, as an extra index, for the CPU build alone. The check reads
+# torch's installed metadata (importing torch takes seconds; this takes milliseconds).
+TORCH=2.13.0
+TORCH_CPU_INDEX=https://download.pytorch.org/whl/cpu
+if ! "$PY" -c "import importlib.metadata as m, sys; sys.exit(m.version('torch').split('+')[0] != '$TORCH')" 2>/dev/null; then
   if has_nvidia; then
-    say "installing torch 2.13.0 (CUDA build)"
-    "${PIP[@]}" "torch==2.13.0"
+    say "installing torch $TORCH (CUDA build)"
+    "${PIP[@]}" "torch==$TORCH"
   else
-    say "installing torch 2.13.0 (CPU build)"
-    # a CPU wheel in pip's configured find-links (torch alone; its dependencies come from PyPI)
-    if "${PIP[@]}" --no-index --no-deps "torch==2.13.0" 2>/dev/null; then
-      "${PIP[@]}" "torch==2.13.0"
+    say "installing torch $TORCH (CPU build)"
+    # a CPU wheel already in pip's configured find-links needs no network for torch itself
+    # (its dependencies then come from the configured index)
+    if "${PIP[@]}" --no-index --no-deps "torch==$TORCH+cpu" 2>/dev/null; then
+      "${PIP[@]}" "torch==$TORCH+cpu"
     else
-      "${PIP[@]}" "torch==2.13.0" --index-url https://download.pytorch.org/whl/cpu \
-        --extra-index-url https://pypi.org/simple
+      "${PIP[@]}" "torch==$TORCH+cpu" --extra-index-url "$TORCH_CPU_INDEX"
     fi
   fi
 fi
 
 extras="dev"
 has_nvidia && extras="dev,cuda"
-stamp="$VENV/.bootstrap-$(sha1sum "$ROOT/pyproject.toml" | cut -c1-12)-$extras"
+# re-install when the package's definition changes (its metadata or its package list)
+stamp="$VENV/.bootstrap-$(cat "$ROOT/pyproject.toml" "$ROOT/setup.py" | sha1sum | cut -c1-12)-$extras"
 if [ ! -f "$stamp" ]; then
   say "installing Python packages (.[${extras}])"
   if ! "${PIP[@]}" -e "$ROOT[$extras]" >"$VENV/pip-install.log" 2>&1; then
@@ -79,4 +88,4 @@ if [ ! -f "$stamp" ]; then
   rm -f "$VENV"/.bootstrap-*
   touch "$stamp"
 fi
-export PY
+export PY ROOT

@@ -1,18 +1,34 @@
 """Where the embedded default assets live: one definition for every command and package.
 
-The paths hang off this file's location, never the current folder, so `eval`, `render`, the
-window and the benches find the same files wherever they are started from. Nothing heavy is
-imported, so argument parsers can use the defaults without loading torch. The file names
-inside the avatar folder are splat.avatar's `RIG_NAME` / `PLY_NAME` (tests/test_default_assets.py
-checks they agree); `python main.py assets` writes everything here.
+The assets are package data: assets/ in the repo, installed (by `pip install .`, editable or
+not) as the package `talking_splat_assets`, which importlib.resources finds wherever pip put it,
+never relative to the current folder, so `eval`, `render`, the window and the benches find the
+same files wherever they are started from. Only a source checkout that was never installed
+falls back to the repo's assets/ beside this package. Nothing heavy is imported, so argument
+parsers can use the defaults without loading torch. The file names inside the avatar folder are
+splat.avatar's `RIG_NAME` / `PLY_NAME` (tests/test_default_assets.py checks they agree);
+`python main.py assets` writes everything here.
 """
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 from splat.errors import UserInputError
 
-ASSETS_DIR = Path(__file__).resolve().parents[1] / "assets"
+ASSET_PACKAGE = "talking_splat_assets"     # pyproject.toml / setup.py map assets/ to this name
+
+
+def _assets_dir() -> Path:
+    try:
+        folder = resources.files(ASSET_PACKAGE)
+    except ModuleNotFoundError:  # a source checkout run without `pip install`
+        return Path(__file__).resolve().parents[1] / "assets"
+    # pip always unpacks a wheel, so the package is a folder on disk (never inside a zip).
+    return Path(str(folder))
+
+
+ASSETS_DIR = _assets_dir()
 DEFAULT_AVATAR = ASSETS_DIR / "default_avatar"      # the procedural head: rig + Gaussians
 DEFAULT_RIG = DEFAULT_AVATAR / "rig.npz"            # its rig; the default model is trained on it
 DEFAULT_MODEL = ASSETS_DIR / "default_model"        # the shipped regressor checkpoint

@@ -8,8 +8,8 @@ backend is resolved once.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -21,32 +21,15 @@ from splat.binding_fast import FastBinder
 from splat.cameras import Camera, preset_view
 from splat.errors import UserInputError
 from splat.gaussians import WorldGaussians
+from splat.kernel_cache import announce_cold_compile
 from splat.render import render, resolve_backend
 from splat.rig import Rig, RigData
+from splat.torch_threads import RIG_BIND_THREADS, torch_threads
 
 # flame_param.npz keys that describe who the avatar is (not how it moves): applied every frame.
 IDENTITY_KEYS = ("shape", "static_offset")
 # A frame whose most opaque pixel is below one 8-bit step shows no avatar at all.
 MIN_VISIBLE_ALPHA = 1.0 / 255.0
-
-
-@contextmanager
-def _torch_threads(n: int | None) -> Iterator[None]:
-    """Run a block with `n` torch intra-op threads (None: leave as is), restoring afterwards.
-
-    Rig + binding are ~100k-element tensor ops: on a 2-core machine whose cores the renderer's
-    (and the driver's) threads also want, torch's second intra-op thread made them 4-30x slower
-    (measured 6 ms vs 22-185 ms per frame for 40k Gaussians), so the CPU backend runs them on one.
-    """
-    before = torch.get_num_threads()
-    if n is None or n == before:
-        yield
-        return
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 class AvatarPipeline:
@@ -75,6 +58,8 @@ class AvatarPipeline:
             faces = rig_data.faces
         self.tensors = AvatarTensors.from_avatar(avatar, faces, device=self.device)
         # On the CPU the compiled binding replaces the torch one frame by frame (same maths).
+        if self.device.type == "cpu" or self.backend == "cpu":
+            announce_cold_compile()
         self._fast_bind = (FastBinder(self.tensors)
                            if self.device.type == "cpu" and self.tensors.binding is not None else None)
         self.identity = {k: avatar.flame_param[k] for k in IDENTITY_KEYS if k in avatar.flame_param}
@@ -112,11 +97,14 @@ class AvatarPipeline:
             on_gpu = resolved == "gsplat" and device is not None and device.type == "cuda"
             return cls(avatar, rig, backend=resolved, device=device if on_gpu else None)
 
-    def framing(self, preset: str = "face") -> tuple[np.ndarray, float]:
-        """(target, distance) of a square view for a camera preset ("face", "head"), framed on
+    def framing(self, preset: str = "face", width: int = 1,
+                height: int = 1) -> tuple[np.ndarray, float]:
+        """(target, distance) of a view for a camera preset ("face", "head"), framed on
         the neutral pose so expressions never move the camera: what `still`, `render`, the
-        benches and the window's view buttons all aim with."""
-        return preset_view(self.framing_points({}), preset, 1)
+        benches and the window's view buttons all aim with. `width`/`height` (default square)
+        give the image's aspect: the same vertical field of view, backed off when the image is
+        too narrow for the face."""
+        return preset_view(self.framing_points({}), preset, width, height)
 
     @property
     def rig_data(self) -> RigData | None:
@@ -156,7 +144,7 @@ class AvatarPipeline:
         stages ("project", "sort+bin", "composite" on CPU; "render" for gsplat, incl. the copy back).
         """
         t0 = time.perf_counter()
-        with torch.no_grad(), _torch_threads(1 if self.backend == "cpu" else None):
+        with torch.no_grad(), torch_threads(RIG_BIND_THREADS if self.backend == "cpu" else None):
             gaussians = self.gaussians(params)
         t1 = time.perf_counter()
         if self.backend == "cpu":

@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import argparse
-import ctypes
-import ctypes.util
-import os
 import sys
 
+from avatar_app.environment_report import display_available
 from driver.devices import DEVICE_HELP
 
 NO_DISPLAY = ("no display available for the window; for headless use render offline with "
@@ -25,31 +23,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, help="render resolution in pixels (square)")
     p.add_argument("--script", help="JSON list of scripted steps (tests, screenshots)")
     p.add_argument("--screenshot", help="save a window screenshot PNG once the avatar shows, then quit")
-    p.add_argument("--window", default="1280x860", help="window size WxH")
+    p.add_argument("--window", default="1280x720",
+                   help="window size WxH (the default fits a 1366x768 screen)")
+    p.add_argument("--virtual-camera", action="store_true",
+                   help="also send the view to an OS virtual camera (needs pyvirtualcam + "
+                        "v4l2loopback on Linux, OBS Virtual Camera on Windows/macOS)")
     p.set_defaults(func=run)
-
-
-def display_available() -> bool:
-    """True when an X11 display can be opened (or a Wayland one is announced).
-
-    dearpygui/GLFW abort the process without a display, so this is checked first.
-    """
-    if os.environ.get("WAYLAND_DISPLAY"):
-        return True
-    if not os.environ.get("DISPLAY"):
-        return False
-    lib = ctypes.util.find_library("X11")
-    if lib is None:
-        return True  # cannot probe; let GLFW try
-    x11 = ctypes.CDLL(lib)
-    x11.XOpenDisplay.restype = ctypes.c_void_p
-    x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
-    handle = x11.XOpenDisplay(None)
-    if not handle:
-        return False
-    x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
-    x11.XCloseDisplay(handle)
-    return True
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         w, h = (int(v) for v in args.window.lower().split("x"))
     except ValueError:
-        raise UserInputError(f"--window must look like 1280x860, not {args.window!r}") from None
+        raise UserInputError(f"--window must look like 1280x720, not {args.window!r}") from None
     if args.size is not None and not 64 <= args.size <= 2048:
         raise UserInputError("--size must be between 64 and 2048")
     from driver.devices import resolve_device
@@ -76,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
     resolve_device(args.device)   # a bad --device is refused before the window opens
     app = AvatarApp(AppOptions(avatar=args.avatar, flame=args.flame, checkpoint=args.checkpoint,
                                backend=args.backend, device=args.device, size=args.size,
-                               script=script, width=w, height=h))
+                               script=script, width=w, height=h,
+                               virtual_camera=args.virtual_camera))
 
     from avatar_app.stop_signals import StopRequest, signal_name, stop_signals
 
