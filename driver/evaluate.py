@@ -44,6 +44,8 @@ def fit_energy_gain(data: TrainingData, max_clips: int = 150) -> float:
     num = den = 0.0
     for item in data.items("train", max_clips):
         clip = data.load(item)
+        if not clip.fully_supervised:     # pause-only real speech: no jaw truth in speech
+            continue
         e = frame_energy(clip.audio, len(clip.motion))
         num += float(np.sum(e * data.space.jaw_of(clip.motion, clip.voice)))
         den += float(np.sum(e * e))

@@ -1,7 +1,8 @@
 """Learn2Talk training losses on decoded vertices, as a registry of named, weighted terms.
 
 Terms: vertex reconstruction, extra weight on the lip vertices, lip contact, velocity, sync,
-lip-reading.
+lip-reading. The per-frame terms take an optional (B, T) frame weight (`frame_mean`): pause-only
+real speech is supervised in its pauses only; the sync term is given fully supervised clips only.
 Each term has a weight and a linear warm-up (`start`..`full` steps): the sync loss follows
 Learn2Talk's advice to switch the expert on after reconstruction has settled. The lip-reading
 loss (speech-perception distillation through a rendered mouth and a frozen lip reader) is a
@@ -49,40 +50,65 @@ def build_terms(rec: float, vel: float, sync: float, sync_start: int, sync_full:
             "lipread": LossTerm("lipread", lipread)}
 
 
-def reconstruction(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
-    """Mean squared vertex error (mm²) over (B, T, V, 3)."""
-    return ((pred - gt) * MM).pow(2).sum(-1).mean()
+def frame_mean(values: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
+    """The one weighting rule of every per-frame term: the mean of `values` (B, T) over the
+    frames that count, each counted with its `weight` (B, T) in [0, 1] (None: all frames, 1).
+
+    Pause-only real speech (`driver.corpus.pause_targets`) has targets in its pauses only: its
+    speech frames have weight 0 and must not pull the mouth to the rest pose. A batch without
+    any weight gives 0 (and a zero gradient), not NaN.
+    """
+    if weight is None:
+        return values.mean()
+    return (values * weight).sum() / weight.sum().clamp_min(1e-8)
 
 
-def lip_reconstruction(pred: torch.Tensor, gt: torch.Tensor, lips: torch.Tensor) -> torch.Tensor:
+def transition_weight(weight: torch.Tensor | None) -> torch.Tensor | None:
+    """(B, T-1) weights of frame-to-frame steps: a step counts as much as its less supervised
+    end (a motion between a target and no target is not known)."""
+    return None if weight is None else torch.minimum(weight[:, 1:], weight[:, :-1])
+
+
+def reconstruction(pred: torch.Tensor, gt: torch.Tensor,
+                   weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean squared vertex error (mm²) over (B, T, V, 3), frames weighted by `frame_mean`."""
+    return frame_mean(((pred - gt) * MM).pow(2).sum(-1).mean(-1), weight)
+
+
+def lip_reconstruction(pred: torch.Tensor, gt: torch.Tensor, lips: torch.Tensor,
+                       weight: torch.Tensor | None = None) -> torch.Tensor:
     """Reconstruction on the lip vertices only: the few hundred vertices that carry closures
     (a 1 mm miss there is the difference between closed and open lips) would otherwise be a
     small share of the mean over the whole mouth region."""
-    return reconstruction(pred[:, :, lips], gt[:, :, lips])
+    return reconstruction(pred[:, :, lips], gt[:, :, lips], weight)
 
 
 def lip_contact(pred: torch.Tensor, gt: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor,
-                closed_mm: float = 1.5, target_mm: float = 0.3) -> torch.Tensor:
+                closed_mm: float = 1.5, target_mm: float = 0.3,
+                weight: torch.Tensor | None = None) -> torch.Tensor:
     """Squared excess lip gap (mm²) on the frames where the ground-truth lips meet.
 
     A squared vertex error treats a lip 3 mm short of closing as a small miss, and a regressor
     unsure of a 60 ms /p/'s exact frame hedges with a half-open mouth: the closure, which is
     what a viewer sees, is lost. This term asks for contact itself (gap below `target_mm`)
-    wherever the truth has it, so hedging costs more than committing.
+    wherever the truth has it, so hedging costs more than committing. Frames count with
+    `weight` (`frame_mean`) among the closed ones.
     """
     def gaps(v: torch.Tensor) -> torch.Tensor:   # (B, T) smallest upper-lower distance, mm
         d = torch.cdist(v[:, :, upper].flatten(0, 1), v[:, :, lower].flatten(0, 1))
         return d.amin(dim=(1, 2)).reshape(v.shape[:2]) * MM
 
-    closed = gaps(gt) < closed_mm
-    if not bool(closed.any()):
-        return pred.sum() * 0.0
-    return torch.relu(gaps(pred)[closed] - target_mm).pow(2).mean()
+    closed = (gaps(gt) < closed_mm).to(pred.dtype)
+    counted = closed if weight is None else closed * weight
+    return frame_mean(torch.relu(gaps(pred) - target_mm).pow(2), counted)
 
 
-def velocity(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
-    """Mean squared error of frame-to-frame vertex motion (mm²)."""
-    return (((pred[:, 1:] - pred[:, :-1]) - (gt[:, 1:] - gt[:, :-1])) * MM).pow(2).sum(-1).mean()
+def velocity(pred: torch.Tensor, gt: torch.Tensor,
+             weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean squared error of frame-to-frame vertex motion (mm²), steps weighted by
+    `transition_weight`."""
+    step_error = (((pred[:, 1:] - pred[:, :-1]) - (gt[:, 1:] - gt[:, :-1])) * MM).pow(2).sum(-1)
+    return frame_mean(step_error.mean(-1), transition_weight(weight))
 
 
 def sync_loss(syncnet: SyncNet3D, mels: list[torch.Tensor], frame0: list[int],

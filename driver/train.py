@@ -82,6 +82,8 @@ def _prepare_sync_data(data: TrainingData, split: str, max_clips: int,
     mels, lips = [], []
     for item in tqdm(data.items(split, max_clips), desc=desc, unit="clip"):
         clip = data.load(item)
+        if not clip.fully_supervised:      # pause-only: no lip motion to learn sync from
+            continue
         mels.append(log_mel(clip.audio))
         verts = space.vertices(torch.from_numpy(clip.motion)[None], [clip.voice])
         lips.append(space.lip_displacements(verts, [clip.voice])[0])
@@ -136,6 +138,8 @@ class TrainClip:
     mel: torch.Tensor         # SyncNet log-mel of the unpadded clip
     frames: int
     voice: str
+    weight: np.ndarray        # (T_padded,) frame loss weights (Clip.weight; padding: 1 if the
+    full: bool                # clip is fully supervised, else 0); full: every frame has a target
 
     @classmethod
     def of(cls, clip: Clip, crop: int, pad: int) -> "TrainClip":
@@ -147,7 +151,11 @@ class TrainClip:
         need = int(math.ceil(total * SAMPLE_RATE / MOTION_FPS)) + 2 * pad
         padded = np.zeros(need, np.int16)
         padded[pad:pad + len(audio)] = audio[: need - 2 * pad]
-        return cls(padded, motion, log_mel(clip.audio), frames, clip.voice)
+        full = clip.fully_supervised
+        weight = np.full(len(motion), 1.0 if full else 0.0, np.float32)
+        if clip.weight is not None:
+            weight[:frames] = clip.weight
+        return cls(padded, motion, log_mel(clip.audio), frames, clip.voice, weight, full)
 
 
 class TeacherForcedStep(nn.Module):
@@ -203,16 +211,22 @@ class Batch:
     voices: list[str]
     mels: list[torch.Tensor]      # whole-clip SyncNet log-mels
     starts: list[int]             # clip frame of crop frame 0
+    weight: torch.Tensor          # (B, T) frame loss weights (0: no target, e.g. real speech)
+    full: list[bool]              # crop's clip fully supervised (the sync term uses only these)
 
 
 def sample_batch(clips: list[TrainClip], step_fn: TeacherForcedStep, batch: int, pad: int,
                  rng: np.random.Generator, device: torch.device, warp: float = 1.0) -> Batch:
-    """Random crops; 70 % of them get a vocal-tract warp with factor in [warp^-0.5, warp]
-    (formants mostly raised)."""
+    """Random crops, clips drawn in proportion to their supervised frames (their length, for
+    all but pause-only clips, whose speech has no target); 70 % of them get a vocal-tract warp
+    with factor in [warp^-0.5, warp] (formants mostly raised)."""
     crop = step_fn.crop_frames
-    weights = np.array([max(c.frames, crop) for c in clips], float)
+    weights = np.array([max(c.frames, crop) * float(c.weight[:c.frames].mean()) for c in clips])
+    if not weights.sum() > 0:
+        raise UserInputError("no training clip has a frame with a target (pause-only clips "
+                             "without pauses)")
     chosen = rng.choice(len(clips), size=batch, p=weights / weights.sum())
-    audios, motions, starts = [], [], []
+    audios, motions, frame_weights, starts = [], [], [], []
     for c in chosen:
         clip = clips[c]
         last = (len(clip.motion) - 3 - crop) // 3
@@ -224,10 +238,11 @@ def sample_batch(clips: list[TrainClip], step_fn: TeacherForcedStep, batch: int,
         gain = 10 ** (rng.uniform(-6, 6) / 20)
         audios.append(torch.from_numpy(a * gain))
         motions.append(torch.from_numpy(clip.motion[k0:k0 + crop]))
+        frame_weights.append(torch.from_numpy(clip.weight[k0:k0 + crop]))
         starts.append(k0)
     return Batch(torch.stack(audios).to(device), torch.stack(motions).to(device),
                  [clips[c].voice for c in chosen], [clips[c].mel.to(device) for c in chosen],
-                 starts)
+                 starts, torch.stack(frame_weights).to(device), [clips[c].full for c in chosen])
 
 
 class Objective:
@@ -248,15 +263,17 @@ class Objective:
         v_pred = self.space.vertices(pred, batch.voices)
         with torch.no_grad():
             v_gt = self.space.vertices(batch.target, batch.voices)
-        parts = {"rec": reconstruction(v_pred, v_gt), "vel": velocity(v_pred, v_gt)}
+        w = batch.weight
+        parts = {"rec": reconstruction(v_pred, v_gt, w), "vel": velocity(v_pred, v_gt, w)}
         if self.terms["lips"].scale(step) > 0:
-            parts["lips"] = lip_reconstruction(v_pred, v_gt, self.lips)
+            parts["lips"] = lip_reconstruction(v_pred, v_gt, self.lips, w)
         if self.terms["contact"].scale(step) > 0:
-            parts["contact"] = lip_contact(v_pred, v_gt, self.upper, self.lower)
-        if self.syncnet is not None and self.terms["sync"].scale(step) > 0:
-            parts["sync"] = sync_loss(self.syncnet, batch.mels, batch.starts,
-                                      self.space.lip_displacements(v_pred, batch.voices), 16,
-                                      generator)
+            parts["contact"] = lip_contact(v_pred, v_gt, self.upper, self.lower, weight=w)
+        full = [b for b, f in enumerate(batch.full) if f]
+        if self.syncnet is not None and self.terms["sync"].scale(step) > 0 and full:
+            lips = self.space.lip_displacements(v_pred[full], [batch.voices[b] for b in full])
+            parts["sync"] = sync_loss(self.syncnet, [batch.mels[b] for b in full],
+                                      [batch.starts[b] for b in full], lips, 16, generator)
         return parts
 
     def total(self, parts: dict[str, torch.Tensor], step: int) -> torch.Tensor:
@@ -265,13 +282,16 @@ class Objective:
 
 def decoder_inputs(step_fn: TeacherForcedStep, batch: Batch, share: float, passes: int,
                    noise: float, generator: torch.Generator) -> torch.Tensor:
-    """Previous-frame inputs: a `share` of the frames come from the model's own no-grad
+    """Previous-frame inputs: a `share` of the frames, and every frame without a target
+    (weight 0: its stored rest pose is no truth to feed back), come from the model's own no-grad
     predictions (iterated `passes` times), plus `noise`. Runs the unwrapped module: these
     passes need no gradient, so no DDP bookkeeping or collectives either."""
     target = batch.target
     previous = target
+    mask = batch.weight == 0
     if share > 0:
-        mask = (torch.rand(target.shape[:2], generator=generator) < share).to(target.device)
+        mask = mask | (torch.rand(target.shape[:2], generator=generator) < share).to(target.device)
+    if bool(mask.any()):
         with torch.no_grad():
             for _ in range(passes):
                 previous = torch.where(mask[..., None], step_fn(batch.audio, previous), target)

@@ -99,7 +99,7 @@ def test_external_aligned_folder_goes_through_the_motion_model(tmp_path) -> None
     (src / "hello.tsv").write_text("0.1\t0.2\tM\n0.2\t0.4\tAA1\n")
     utts = read_aligned_folder(src)
     assert [s.phone for s in utts[0].phones] == ["pau", "m", "aa", "pau"]
-    assert import_aligned_folder(src, tmp_path / "corpus", "test") == 1
+    assert import_aligned_folder(src, tmp_path / "corpus", "test").aligned == 1
     motion = np.load(tmp_path / "corpus" / "motion" / "external-test-hello.npy")
     assert motion.shape[0] == 15 and motion[4, 1] == 1.0      # frame 4 = 0.133 s: in the /m/
     (src / "orphan.wav").write_bytes((src / "hello.wav").read_bytes())

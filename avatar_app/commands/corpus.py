@@ -38,6 +38,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--aligned-partial", action="store_true",
                         help="with --aligned: skip wavs without a .tsv (real-speech sets have "
                              "phones for English clips only)")
+    parser.add_argument("--aligned-pauses", action="store_true",
+                        help="with --aligned --aligned-split train: import wavs without a .tsv "
+                             "but with a name.vad.tsv as pause-only utterances (rest targets "
+                             "in pauses >= 100 ms from speech, no target in speech)")
     parser.add_argument("--acoustics", choices=("standard", "robust"), default="standard",
                         help="training/validation audio: 'standard' microphone degradations, "
                              "or 'robust' (long rooms, breaths, background noise, AGC, codecs, "
@@ -109,12 +113,15 @@ def run(args: argparse.Namespace) -> int:
         for voice in voices:
             print(f"{voice.id}\t{split_of_voice(voice.id)}")
         return 0
+    if args.aligned_pauses and args.aligned is None:
+        raise UserInputError("--aligned-pauses goes with --aligned DIR")
     if args.aligned is not None:
         from driver.corpus.external import import_aligned_folder
 
-        count = import_aligned_folder(args.aligned, args.out, args.aligned_split,
-                                      skip_unaligned=args.aligned_partial)
-        print(f"imported {count} aligned utterances into {args.out}")
+        summary = import_aligned_folder(args.aligned, args.out, args.aligned_split,
+                                        skip_unaligned=args.aligned_partial,
+                                        pauses=args.aligned_pauses)
+        print(summary.line(args.out))
     elif not args.motion_only:
         if args.voices:
             unknown = set(args.voices) - {v.id for v in voices}

@@ -18,6 +18,10 @@ from driver.corpus.phones import PhoneSegment, read_tsv
 from splat.errors import UserInputError
 
 SPLITS = ("train", "val", "test")
+# A record with "supervision": PAUSE_SUPERVISION has targets in its pauses only, with per-frame
+# loss weights in WEIGHTS_DIR/<id>.npy (`driver.corpus.pause_targets`).
+PAUSE_SUPERVISION = "pauses"
+WEIGHTS_DIR = "weights"
 
 
 @dataclass
@@ -29,6 +33,11 @@ class Clip:
     audio: np.ndarray          # (S,) float32 16 kHz
     motion: np.ndarray         # (T, E+3) float32: expression weights, then jaw_pose
     phones: list[PhoneSegment]
+    weight: np.ndarray | None = None   # (T,) per-frame loss weight in [0, 1]; None: all frames
+
+    @property
+    def fully_supervised(self) -> bool:
+        return self.weight is None or bool(np.all(self.weight == 1.0))
 
 
 def read_manifest(corpus: Path) -> list[dict]:
@@ -62,6 +71,27 @@ def split_records(corpus: Path, split: str) -> list[dict]:
     return chosen
 
 
+def is_pause_only(record: dict) -> bool:
+    """Whether a manifest record is supervised in its pauses only (no phones, rest targets)."""
+    return record.get("supervision") == PAUSE_SUPERVISION
+
+
+def load_weight(corpus: Path, record: dict, frames: int) -> np.ndarray:
+    """A pause-only utterance's (T,) loss weights, read without pickle and checked."""
+    path = Path(corpus) / WEIGHTS_DIR / f"{record['id']}.npy"
+    if not path.is_file():
+        raise UserInputError(f"{path} missing: run `main.py corpus --out {corpus} --motion-only`")
+    try:
+        weight = np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        raise UserInputError(f"{path}: not a plain array ({exc})") from None
+    if (weight.shape != (frames,) or not np.issubdtype(weight.dtype, np.floating)
+            or not np.all((weight >= 0.0) & (weight <= 1.0))):
+        raise UserInputError(f"{path}: expected {frames} frame weights in [0, 1], got "
+                             f"{weight.dtype} {weight.shape}")
+    return weight.astype(np.float32)
+
+
 def load_clip(corpus: Path, record: dict, clean: bool = False) -> Clip:
     """Read one utterance (the microphone-like audio unless `clean`)."""
     corpus = Path(corpus)
@@ -73,5 +103,9 @@ def load_clip(corpus: Path, record: dict, clean: bool = False) -> Clip:
     if not motion_path.is_file():
         raise UserInputError(f"{motion_path} missing: run `main.py corpus --out {corpus} "
                              "--motion-only`")
-    return Clip(record["id"], record["voice"], audio, np.load(motion_path),
+    motion = np.load(motion_path)
+    if is_pause_only(record):
+        return Clip(record["id"], record["voice"], audio, motion, [],
+                    load_weight(corpus, record, len(motion)))
+    return Clip(record["id"], record["voice"], audio, motion,
                 read_tsv(corpus / "phones" / f"{record['id']}.tsv"))

@@ -23,6 +23,7 @@ from driver.corpus.acoustics import RobustConfig, robust_augment
 from driver.corpus.articulation import phones_to_motion
 from driver.corpus.channel import set_level, speech_level_db
 from driver.corpus.dataset import read_manifest
+from driver.corpus.pause_targets import utterance_files
 from driver.corpus.phones import pad_to_duration, read_tsv, write_tsv
 from driver.corpus.rooms import room_impulse_response
 from splat.errors import UserInputError
@@ -71,8 +72,8 @@ def degrade_split(source: Path, out: Path, chain: str = "reverb", rt60: float = 
     for record in records:
         uid = record["id"]
         if record["split"] != split:
-            for name in (f"audio/{uid}.wav", f"audio/{uid}.clean.wav", f"phones/{uid}.tsv",
-                         f"motion/{uid}.npy"):
+            for name in utterance_files(record):
+                (out / name).parent.mkdir(exist_ok=True)
                 _link(source / name, out / name)
         else:
             clean, _ = sf.read(source / "audio" / f"{uid}.clean.wav", dtype="float32")
