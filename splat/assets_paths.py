@@ -31,6 +31,9 @@ def _assets_dir() -> Path:
 ASSETS_DIR = _assets_dir()
 DEFAULT_AVATAR = ASSETS_DIR / "default_avatar"      # the procedural head: rig + Gaussians
 DEFAULT_RIG = DEFAULT_AVATAR / "rig.npz"            # its rig; the default model is trained on it
+HUMAN_AVATAR = ASSETS_DIR / "human_avatar"          # the MakeHuman (CC0) head: ARKit-52 rig, relightable
+# The embedded heads by name, for an avatar picker (the default first).
+EMBEDDED_AVATARS = {"procedural": DEFAULT_AVATAR, "human": HUMAN_AVATAR}
 DEFAULT_MODEL = ASSETS_DIR / "default_model"        # the shipped regressor checkpoint
 DEMO_CLIP = ASSETS_DIR / "demo_speech.wav"          # the demo speech clip
 

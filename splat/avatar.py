@@ -34,6 +34,9 @@ _FLAME_PARAM_LIMITS = {"static_offset": 1.0}
 _FLAME_PARAM_LIMIT = 1000.0
 _BASE_PROPS = ["x", "y", "z", "f_dc_0", "f_dc_1", "f_dc_2", "opacity",
                "scale_0", "scale_1", "scale_2", "rot_0", "rot_1", "rot_2", "rot_3"]
+# Extra properties of relightable avatars (readers that do not know them ignore them).
+_MATERIAL_PROPS = {"albedo": ["albedo_0", "albedo_1", "albedo_2"], "normals": ["nx", "ny", "nz"],
+                   "specular": ["spec_0", "spec_1"]}
 
 
 @dataclass
@@ -53,6 +56,16 @@ class GaussianAvatar:
     binding: np.ndarray | None = None
     flame_param: dict[str, np.ndarray] = field(default_factory=dict)
     source: Path = Path(".")
+    # Relightable avatars (the embedded heads; splat.relight): albedo (N,3) in [0,1], shading
+    # normals (N,3) in the parent triangle's frame (stored in the PLY's nx ny nz), specular
+    # (N,2) strength and exponent. None for ordinary avatars, which keep their baked colour.
+    albedo: np.ndarray | None = None
+    normals: np.ndarray | None = None
+    specular: np.ndarray | None = None
+
+    @property
+    def relightable(self) -> bool:
+        return self.albedo is not None and self.normals is not None and self.specular is not None
 
     @property
     def sh_degree(self) -> int:
@@ -127,6 +140,12 @@ def read_ply(path: str | Path) -> GaussianAvatar:
     for name in ("xyz", "log_scales", "quats", "opacity_logits", "sh"):
         if not np.isfinite(getattr(avatar, name)).all():
             raise UserInputError(f"{path}: PLY holds NaN or infinite values ({name})")
+    if all(p in names for props in _MATERIAL_PROPS.values() for p in props):
+        for attr, props in _MATERIAL_PROPS.items():
+            values = cols(props)
+            if not np.isfinite(values).all():
+                raise UserInputError(f"{path}: PLY holds NaN or infinite values ({attr})")
+            setattr(avatar, attr, values)
     if "binding_0" in names:
         raw = np.asarray(data["binding_0"], dtype=np.float64)
         if not np.isfinite(raw).all() or (raw < 0).any() or (raw != np.round(raw)).any():
@@ -160,7 +179,8 @@ def drop_degenerate(avatar: GaussianAvatar) -> GaussianAvatar:
         xyz=avatar.xyz[keep], log_scales=avatar.log_scales[keep], quats=avatar.quats[keep],
         opacity_logits=avatar.opacity_logits[keep], sh=avatar.sh[keep],
         binding=None if avatar.binding is None else avatar.binding[keep],
-        flame_param=avatar.flame_param, source=path)
+        flame_param=avatar.flame_param, source=path,
+        **{a: None if getattr(avatar, a) is None else getattr(avatar, a)[keep] for a in _MATERIAL_PROPS})
 
 
 def load_flame_param(path: str | Path) -> dict[str, np.ndarray]:
@@ -191,9 +211,10 @@ def load_flame_param(path: str | Path) -> dict[str, np.ndarray]:
 def write_ply(avatar: GaussianAvatar, path: str | Path) -> None:
     """Write the GaussianAvatars property order (binding_0 last, only when bound)."""
     n, k = avatar.sh.shape[0], avatar.sh.shape[1]
+    normals = avatar.normals if avatar.relightable else np.zeros((n, 3))
     columns: list[tuple[str, np.ndarray]] = [
         ("x", avatar.xyz[:, 0]), ("y", avatar.xyz[:, 1]), ("z", avatar.xyz[:, 2]),
-        ("nx", np.zeros(n)), ("ny", np.zeros(n)), ("nz", np.zeros(n)),
+        ("nx", normals[:, 0]), ("ny", normals[:, 1]), ("nz", normals[:, 2]),
     ]
     columns += [(f"f_dc_{c}", avatar.sh[:, 0, c]) for c in range(3)]
     rest = avatar.sh[:, 1:, :].transpose(0, 2, 1).reshape(n, 3 * (k - 1))  # channel-major
@@ -201,6 +222,9 @@ def write_ply(avatar: GaussianAvatar, path: str | Path) -> None:
     columns += [("opacity", avatar.opacity_logits)]
     columns += [(f"scale_{i}", avatar.log_scales[:, i]) for i in range(3)]
     columns += [(f"rot_{i}", avatar.quats[:, i]) for i in range(4)]
+    if avatar.relightable:
+        columns += [(p, avatar.albedo[:, i]) for i, p in enumerate(_MATERIAL_PROPS["albedo"])]
+        columns += [(p, avatar.specular[:, i]) for i, p in enumerate(_MATERIAL_PROPS["specular"])]
     if avatar.binding is not None:
         columns += [("binding_0", avatar.binding)]
     records = np.empty(n, dtype=[(name, "f4") for name, _ in columns])

@@ -111,11 +111,22 @@ def _face_points(verts: np.ndarray) -> np.ndarray:
         if len(sel) >= 3:
             ext = sel.max(axis=0) - sel.min(axis=0)
             area[k] = ext[0] * ext[2]
-    bottom = area[: max(1, int(round(_NECK_BAND * len(area))))]
+    n_bottom = max(1, int(round(_NECK_BAND * len(area))))
+    bottom = area[:n_bottom]
     bottom = bottom[bottom > 0]
-    if area.max() <= 0 or bottom.size == 0 or np.median(bottom) > _NECK_RATIO * area.max():
+    if area.max() <= 0 or bottom.size == 0:
         return verts
-    return verts[y >= hi - _FACE_TOP_FRACTION * (hi - lo)]
+    if np.median(bottom) <= _NECK_RATIO * area.max():
+        return verts[y >= hi - _FACE_TOP_FRACTION * (hi - lo)]
+    # Head and shoulders: the neck is the narrowest band between the shoulders and the head.
+    middle = np.arange(n_bottom, int(0.75 * len(area)))
+    middle = middle[area[middle] > 0]
+    if middle.size == 0:
+        return verts
+    neck = int(middle[np.argmin(area[middle])])
+    if area[neck] > _NECK_RATIO * area[neck + 1:].max(initial=0.0):
+        return verts
+    return verts[y >= edges[neck]]
 
 
 def preset_view(

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from avatar_app.output_paths import check_output_folder
-from splat.assets_paths import ASSETS_DIR, DEFAULT_AVATAR, DEMO_CLIP
+from splat.assets_paths import ASSETS_DIR, DEFAULT_AVATAR, DEMO_CLIP, HUMAN_AVATAR
 from splat.errors import UserInputError
 
 MANIFEST_NAME = "MANIFEST.json"
@@ -30,6 +30,12 @@ def _default_avatar(out: Path, seed: int) -> list[Path]:
     return generate_default_avatar(out / DEFAULT_AVATAR.relative_to(ASSETS_DIR), seed)
 
 
+def _human_avatar(out: Path, seed: int) -> list[Path]:
+    from splat.human.generate import generate_human_avatar
+
+    return generate_human_avatar(out / HUMAN_AVATAR.relative_to(ASSETS_DIR), seed)
+
+
 def _demo_speech(out: Path, seed: int) -> list[Path]:
     from driver.demo_clip import write_demo_clip
 
@@ -40,7 +46,16 @@ def _demo_speech(out: Path, seed: int) -> list[Path]:
 GENERATORS: dict[str, Callable[[Path, int], list[Path]]] = {
     "default_avatar": _default_avatar,
     "demo_speech": _demo_speech,
+    "human_avatar": _human_avatar,
 }
+# generator name -> provenance recorded beside its files (what third-party data it is made from).
+def _human_provenance() -> dict:
+    from splat.human.source import provenance
+
+    return provenance()
+
+
+PROVENANCE: dict[str, Callable[[], dict]] = {"human_avatar": _human_provenance}
 DEFAULT_SEED = 7
 
 
@@ -66,11 +81,14 @@ def read_manifest(assets_dir: Path) -> dict:
 def run_generator(name: str, assets_dir: Path, seed: int) -> dict:
     """Run one generator into assets_dir; returns its manifest section."""
     files = GENERATORS[name](assets_dir, seed)
-    return {
+    section = {
         "seed": seed,
         "files": {p.relative_to(assets_dir).as_posix(): {"sha256": sha256_file(p), "bytes": p.stat().st_size}
                   for p in sorted(files)},
     }
+    if name in PROVENANCE:
+        section["provenance"] = PROVENANCE[name]()
+    return section
 
 
 def write_manifest(assets_dir: Path, sections: dict[str, dict]) -> None:
