@@ -1,9 +1,10 @@
 """Persisted user settings of the live app (device, paths, options).
 
-Stored as JSON in the user's config folder ($XDG_CONFIG_HOME/talking-splat/settings.json, else
-~/.config/...) so a demo machine comes back the way it was left. A missing, unreadable or
-partly invalid file never stops the app: unknown keys are dropped and bad values fall back to
-their defaults, because a settings file must not be a way to brick the window.
+Stored as JSON in the user's config folder (splat.user_dirs: $XDG_CONFIG_HOME/talking-splat/
+settings.json, else ~/.config/... on Linux; the platform's own folder on Windows and macOS) so
+a demo machine comes back the way it was left. A missing, unreadable or partly invalid file
+never stops the app: unknown keys are dropped and bad values fall back to their defaults,
+because a settings file must not be a way to brick the window.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-APP_DIR_NAME = "talking-splat"
+from splat.user_dirs import config_dir
 
 
 @dataclass
@@ -41,12 +42,6 @@ class Settings:
     muted: bool = False
     audio_file: str = ""
     record_dir: str = ""  # "" = the current working directory
-
-
-def config_dir() -> Path:
-    """The per-user folder following the XDG base directory spec."""
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / APP_DIR_NAME
 
 
 def settings_path() -> Path:

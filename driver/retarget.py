@@ -27,7 +27,6 @@ The fit takes about a second on a 5023-vertex FLAME; the result is cached per pa
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
@@ -41,6 +40,7 @@ from splat.errors import UserInputError
 from splat.mesh_ops import (Similarity, closest_points_on_nearby_triangles, triangle_normals,
                             trimmed_icp, umeyama, vertex_areas, vertex_normals)
 from splat.rig import RigData, load_rig_data
+from splat.user_dirs import cache_dir
 
 if TYPE_CHECKING:
     from driver.streaming import MotionEngine
@@ -331,9 +331,9 @@ def _lost_fraction(source: RigData, target: RigData, src_dirs: np.ndarray) -> np
 # ------------------------------------------------------------------------------------ cache
 
 def default_cache_dir() -> Path:
-    """$XDG_CACHE_HOME/talking-splat/retarget (else ~/.cache/...), per the XDG spec."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "talking-splat" / "retarget"
+    """The user's cache folder for fits (splat.user_dirs: $XDG_CACHE_HOME/talking-splat/retarget
+    on Linux), never beside the installed code."""
+    return cache_dir("retarget")
 
 
 def rig_content_digest(rig: RigData) -> str:

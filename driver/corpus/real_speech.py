@@ -20,7 +20,6 @@ which the attribution clauses of CC-BY/CC-BY-SA ask to keep with the audio).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -33,6 +32,7 @@ import soundfile as sf
 
 from driver.audio import SAMPLE_RATE, AudioError, load_audio
 from splat.errors import UserInputError
+from splat.user_dirs import cache_dir
 
 MIN_CLIP_S = 6.0          # join short recordings of one speaker up to at least this long
 MAX_CLIP_S = 16.0         # cut longer recordings into pieces of about this length
@@ -177,9 +177,9 @@ def all_groups(root: Path) -> list[Group]:
 
 
 def default_cache() -> Path:
-    """$XDG_CACHE_HOME/talking-splat/real-speech (else ~/.cache/...): downloaded packages."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "talking-splat" / "real-speech"
+    """The user's cache folder for downloaded packages (splat.user_dirs:
+    $XDG_CACHE_HOME/talking-splat/real-speech on Linux)."""
+    return cache_dir("real-speech")
 
 
 def fetch_packages(cache: Path, names: list[str]) -> dict[str, str]:
