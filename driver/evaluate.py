@@ -7,6 +7,8 @@ least squares to the ground-truth jaw of training clips, so it is the best such 
 VOCASET the ground truth is vertices, not rig parameters: the baseline opens FLAME's jaw, and
 the "ground-truth jaw" it is fitted to is the jaw angle of FLAME's least-squares fit to the
 training meshes (`MotionSpace.jaw_of`). The static face is each subject's neutral template.
+With a lip reader (`lipreader_dir`), every method's motion is also rendered as mouth crops and
+read: PER / VER (speech perception, Learn2Talk's second judge) on `lipread_clips` of the clips.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from driver.corpus.dataset import Clip
 from driver.motion_source import open_motion
 from driver.scoring import Judge, Scorecard
 from driver.syncnet3d import SyncNet3D, load_syncnet
-from driver.training_data import TrainingData
+from driver.training_data import TrainingData, subsample
 from splat.errors import UserInputError
 
 METHODS = ("model", "energy jaw", "static face", "ground truth")
@@ -67,8 +69,10 @@ def _syncnet_folder(checkpoint: Path, info: CheckpointInfo, given: Path | None) 
 @torch.no_grad()
 def evaluate(checkpoint: Path, data: TrainingData, split: str = "test",
              syncnet_dir: Path | None = None, max_clips: int = 0,
-             example_id: str | None = None) -> tuple[dict, dict]:
-    """Scores per method, and the predictions for one clip (`example_id`, else the first)."""
+             example_id: str | None = None, lipreader_dir: Path | None = None,
+             lipread_clips: int = 0) -> tuple[dict, dict]:
+    """Scores per method, and the predictions for one clip (`example_id`, else the first);
+    with `lipreader_dir`, PER / VER on renders of `lipread_clips` clips (0 = all)."""
     space = data.space
     opened = open_motion(checkpoint, space.data, device="cpu", remedy=NEEDS_ITS_RIG)
     model, info, checkpoint = opened.model, opened.info, opened.folder
@@ -78,6 +82,12 @@ def evaluate(checkpoint: Path, data: TrainingData, split: str = "test",
     if syncnet_dir is not None:
         syncnet, _ = load_syncnet(syncnet_dir, space.data.topology_digest())
     items = data.items(split, max_clips)
+    perception = None
+    if lipreader_dir is not None:
+        from driver.lipreading.perception import Perception
+
+        perception = Perception(lipreader_dir, space.data.topology_digest())
+        read_ids = {id(item) for item in subsample(items, lipread_clips)}
     gain = fit_energy_gain(data)
     cards = {m: Scorecard() for m in METHODS if m != "model"}
     by_voice: dict[str, Scorecard] = {}    # the model, voice by voice (pooled after the loop)
@@ -97,6 +107,14 @@ def evaluate(checkpoint: Path, data: TrainingData, split: str = "test",
         for name, card in cards.items():
             card.add(verts[name], v_gt, judge)
         by_voice.setdefault(clip.voice, Scorecard()).add(verts["model"], v_gt, judge)
+        if perception is not None and id(item) in read_ids:
+            if not clip.phones:
+                raise UserInputError(f"clip {clip.id} has no phone labels: speech perception "
+                                     "needs them (evaluate without --lipreader)")
+            ids = perception.phone_ids(clip.phones)
+            for name, motion in preds.items():
+                counts = perception.score(motion, ids)
+                (by_voice[clip.voice] if name == "model" else cards[name]).add_perception(counts)
         if (not example and example_id is None) or clip.id == example_id:
             example = {"clip": clip, "gaps": {n: space.gap.gaps(v) for n, v in verts.items()},
                        "jaw": {n: space.jaw_of(m, clip.voice) for n, m in preds.items()}}
@@ -110,6 +128,8 @@ def evaluate(checkpoint: Path, data: TrainingData, split: str = "test",
     table["_info"] = {"clips": described["utterances"], "split": split, "energy_gain": gain,
                       "voices": described["voices"], "hours": described["hours"],
                       "syncnet": str(syncnet_dir) if syncnet is not None else None,
+                      "lipreader": str(lipreader_dir) if perception is not None else None,
+                      "lipread_clips": len(read_ids) if perception is not None else 0,
                       "notes": list(data.notes)}
     return table, example
 
@@ -118,16 +138,20 @@ COLUMNS = [("LVE (1e-5 m²)", "lve", 1e5, "{:.3f}"), ("lip max-L2 (mm)", "max_l2
            ("FDD (1e-7 m²)", "fdd", 1e7, "{:.3f}"), ("LSE-D ↓", "lse_d", 1, "{:.3f}"),
            ("LSE-C ↑", "lse_c", 1, "{:.3f}"), ("AV offset (frames)", "av_offset", 1, "{:+d}"),
            ("bilabial closure", "bilabial_closure", 100, "{:.1f} %"),
-           ("silence closure", "silence_closure", 100, "{:.1f} %")]
+           ("silence closure", "silence_closure", 100, "{:.1f} %"),
+           ("PER ↓", "per", 100, "{:.1f} %"), ("VER ↓", "ver", 100, "{:.1f} %")]
+OPTIONAL = {"per", "ver"}      # columns shown only when some row has them (a lip reader ran)
 
 
 def _markdown(first: str, rows: dict[str, dict]) -> list[str]:
     """A Markdown table of metric rows ("–" where a row lacks a metric)."""
-    lines = [f"| {first} | " + " | ".join(c[0] for c in COLUMNS) + " |",
-             "|---|" + "---|" * len(COLUMNS)]
+    columns = [c for c in COLUMNS
+               if c[1] not in OPTIONAL or any(c[1] in row for row in rows.values())]
+    lines = [f"| {first} | " + " | ".join(c[0] for c in columns) + " |",
+             "|---|" + "---|" * len(columns)]
     for name, row in rows.items():
         cells = []
-        for _, key, scale, fmt in COLUMNS:
+        for _, key, scale, fmt in columns:
             value = row.get(key)
             if value is None:
                 cells.append("–")
@@ -150,6 +174,9 @@ def format_table(table: dict) -> str:
     info = table["_info"]
     lines.append(f"\n{info['clips']} clips ({info['hours'] * 60:.1f} min) of split "
                  f"'{info['split']}', voices: {', '.join(info['voices'])}")
+    if info.get("lipreader"):
+        lines.append(f"PER / VER: lip reader {info['lipreader']} on canonical mouth renders of "
+                     f"{info['lipread_clips']} clips")
     lines += info.get("notes", [])
     return "\n".join(lines)
 

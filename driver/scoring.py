@@ -4,7 +4,8 @@ A `Judge` holds what must be identical for every method scored on a clip (lip ve
 lip-gap vertex sets, the upper face, the clip's neutral mesh and the frozen SyncNet3D's audio
 embeddings, computed once per clip); a `Scorecard` accumulates one method's per-clip numbers
 and turns them into the REFERENCE.md §5 metrics. Closure rates need phone labels and are only
-reported when some clip has them.
+reported when some clip has them; speech perception (the lip reader's PER / VER on renders,
+`driver.lipreading.perception`) only when the caller adds it.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from driver.metrics import (OFFSETS, audio_embeddings, bilabial_closures, fdd, l
                             lve, max_l2_mm, silence_closures, sync_distances, sync_scores,
                             upper_face_dynamics)
 from driver.audio import MOTION_FPS
+from driver.lipreading.visemes import rates
 from driver.motion_space import MotionSpace
 from driver.syncnet3d import SyncNet3D
 
@@ -54,6 +56,11 @@ class Scorecard:
     dyn: list = field(default_factory=list)        # upper-face dynamics per clip
     curves: list = field(default_factory=list)     # SyncNet3D d(tau) per clip
     closures: np.ndarray = field(default_factory=lambda: np.zeros(4, int))
+    perception: np.ndarray = field(default_factory=lambda: np.zeros(4, int))  # lip-reader edits
+
+    def add_perception(self, counts: np.ndarray) -> None:
+        """Add one clip's [phone edits, phones, viseme edits, visemes] of the lip reader."""
+        self.perception = self.perception + np.asarray(counts, int)
 
     def add(self, verts: np.ndarray, v_gt: np.ndarray, judge: Judge) -> None:
         space, clip = judge.space, judge.clip
@@ -80,10 +87,12 @@ class Scorecard:
             out.dyn += card.dyn
             out.curves += card.curves
             out.closures = out.closures + card.closures
+            out.perception = out.perception + card.perception
         return out
 
     def result(self, gt_dyn: list[float] | None = None) -> dict:
-        """LVE, lip max-L2, (FDD against `gt_dyn`), (closure rates), (LSE-D/C, AV offset)."""
+        """LVE, lip max-L2, (FDD against `gt_dyn`), (closure rates), (LSE-D/C, AV offset),
+        (PER / VER)."""
         out: dict = {"lve": lve(self.errors), "max_l2_mm": max_l2_mm(self.errors)}
         if gt_dyn is not None and self.dyn:
             out["fdd"] = fdd(gt_dyn, self.dyn)
@@ -94,4 +103,6 @@ class Scorecard:
         if self.curves:
             s = sync_scores(self.curves)
             out.update(lse_d=s.lse_d, lse_c=s.lse_c, av_offset=s.offset)
+        if self.perception[1]:
+            out.update(rates(self.perception))
         return out

@@ -35,6 +35,7 @@ HUMAN_AVATAR = ASSETS_DIR / "human_avatar"          # the MakeHuman (CC0) head: 
 # The embedded heads by name, for an avatar picker (the default first).
 EMBEDDED_AVATARS = {"procedural": DEFAULT_AVATAR, "human": HUMAN_AVATAR}
 DEFAULT_MODEL = ASSETS_DIR / "default_model"        # the shipped regressor checkpoint
+DEFAULT_LIPREADER = ASSETS_DIR / "lipreader"        # the shipped lip reader (eval's PER / VER)
 DEMO_CLIP = ASSETS_DIR / "demo_speech.wav"          # the demo speech clip
 
 

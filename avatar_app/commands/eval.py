@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from avatar_app.commands.train import add_data_arguments, data_fields
-from splat.assets_paths import DEFAULT_MODEL
+from splat.assets_paths import DEFAULT_LIPREADER, DEFAULT_MODEL
 from splat.errors import UserInputError
 
 
@@ -26,6 +26,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="SyncNet3D folder (default: the one inside the checkpoint folder, "
                              "else the one the run trained with)")
     parser.add_argument("--max-clips", type=int, default=0, help="evaluate a subset (0 = all)")
+    parser.add_argument("--lipreader", type=Path, nargs="?", const=DEFAULT_LIPREADER,
+                        default=None, metavar="DIR",
+                        help="also PER / VER: the lip reader's phone and viseme error rates on "
+                             "mouth renders of every method (slow: ~4 renders per frame); "
+                             "without DIR the embedded assets/lipreader")
+    parser.add_argument("--lipread-clips", type=int, default=0,
+                        help="with --lipreader: read this many of the evaluated clips, evenly "
+                             "spread (0 = all)")
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     parser.add_argument("--plot", type=Path, default=None,
                         help="PNG of predicted vs ground-truth jaw and lip gap on the first "
@@ -88,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
     if args.real is not None:
         return run_real(args)
     table, example = evaluate(args.checkpoint, open_data(**data_fields(args)), args.split,
-                              args.syncnet, args.max_clips, args.plot_clip)
+                              args.syncnet, args.max_clips, args.plot_clip, args.lipreader,
+                              args.lipread_clips)
     print(format_table(table))
     if args.json:
         args.json.write_text(json.dumps(table, indent=2, default=float))

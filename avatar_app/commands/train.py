@@ -34,19 +34,22 @@ def data_fields(args: argparse.Namespace) -> dict:
 
 def _configs() -> dict[str, type]:
     """`--what` -> the config its flags fill (each flag is a field declared there)."""
+    from driver.lipreading.config import LipReaderConfig
     from driver.train_config import RegressorTrainConfig, SyncNetConfig
 
-    return {"syncnet": SyncNetConfig, "regressor": RegressorTrainConfig}
+    return {"syncnet": SyncNetConfig, "regressor": RegressorTrainConfig,
+            "lipreader": LipReaderConfig}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
-        "train", help="Train SyncNet3D or the Learn2Talk regressor.",
+        "train", help="Train SyncNet3D, the lip reader or the Learn2Talk regressor.",
         description="Train the SyncNet3D lip-sync expert on ground-truth motion, or the "
                     "Learn2Talk regressor (log-mel front end) with vertex reconstruction, "
                     "velocity, lip-contact and sync losses, on the project's corpus (through "
-                    "the differentiable rig) or on VOCASET (FLAME vertex offsets). Several "
-                    "processes: run under torchrun.")
+                    "the differentiable rig) or on VOCASET (FLAME vertex offsets); or the "
+                    "visual lip reader (CTC on phones and visemes) on rendered mouth crops of "
+                    "the corpus's ground truth. Several processes: run under torchrun.")
     configs = _configs()
     parser.add_argument("--what", choices=tuple(configs), required=True,
                         help="the model to train")
@@ -54,7 +57,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_data_arguments(parser)
     taken = {"out", *_data_options()}
     flags = {what: option_names(config, exclude=taken) for what, config in configs.items()}
-    shared = [name for name in flags["regressor"] if name in flags["syncnet"]]
+    everywhere = [name for names in flags.values() for name in names]
+    shared = [name for name in dict.fromkeys(everywhere) if everywhere.count(name) > 1]
     add_config_arguments(parser, configs, shared)
     parser.add_argument("--threads", type=int, default=0,
                         help="torch CPU threads (0 = torch's default)")
@@ -71,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from avatar_app.output_paths import check_output_folder
+    from driver.lipreading.train import train_lipreader
     from driver.train import train_regressor, train_syncnet
 
     check_output_folder(args.out)
@@ -79,7 +84,9 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     config = _configs()[args.what]
     cfg = config(**config_values(config, args))
-    metrics = train_syncnet(cfg) if args.what == "syncnet" else train_regressor(cfg)
+    trainers = {"syncnet": train_syncnet, "regressor": train_regressor,
+                "lipreader": train_lipreader}
+    metrics = trainers[args.what](cfg)
     if metrics:      # under torchrun only rank 0 has them
         print(json.dumps(metrics))
     return 0
