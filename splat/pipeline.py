@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ from splat.cameras import Camera, preset_view
 from splat.errors import UserInputError
 from splat.gaussians import WorldGaussians
 from splat.kernel_cache import announce_cold_compile
+from splat.relight import DEFAULT_LIGHT, Light, Relighter
 from splat.render import render, resolve_backend
 from splat.rig import Rig, RigData
 from splat.torch_threads import RIG_BIND_THREADS, torch_threads
@@ -63,6 +65,11 @@ class AvatarPipeline:
         self._fast_bind = (FastBinder(self.tensors)
                            if self.device.type == "cpu" and self.tensors.binding is not None else None)
         self.identity = {k: avatar.flame_param[k] for k in IDENTITY_KEYS if k in avatar.flame_param}
+        # Relightable avatars (albedo + normals, the embedded heads) are shaded every frame under
+        # `light` (None: their baked colour); other avatars always keep their baked look.
+        self.relighter = (Relighter(avatar, faces, self.device)
+                          if avatar.relightable and self.rig is not None else None)
+        self.light: Light | None = DEFAULT_LIGHT if self.relighter is not None else None
         if self.backend == "cpu":
             from splat.render.cpu import warmup
 
@@ -103,6 +110,13 @@ class AvatarPipeline:
         benches and the window's view buttons all aim with."""
         return preset_view(self.framing_points({}), preset, 1)
 
+    def set_light(self, light: Light | None) -> None:
+        """Light a relightable avatar (None: its baked colour); other avatars refuse a light."""
+        if light is not None and self.relighter is None:
+            raise UserInputError("this avatar is not relightable (it has no albedo and normals); "
+                                 "it keeps its baked colours")
+        self.light = light
+
     @property
     def rig_data(self) -> RigData | None:
         """The avatar's rig (None for a plain 3DGS scene): what motion is opened for."""
@@ -118,15 +132,23 @@ class AvatarPipeline:
             return self.tensors.xyz.detach().cpu().numpy()
         return self.vertices(params)
 
-    def gaussians(self, params: Mapping[str, object] | None = None) -> WorldGaussians:
-        """World-space Gaussians for one frame (no autograd: training binds with splat.binding)."""
+    def gaussians(self, params: Mapping[str, object] | None = None,
+                  camera: Camera | None = None) -> WorldGaussians:
+        """World-space Gaussians for one frame (no autograd: training binds with splat.binding);
+        given the `camera`, a relightable avatar's colours are shaded under `self.light`."""
         if self.rig is None:
             return bind_gaussians(self.tensors, torch.zeros(0, 3, device=self.device))
         verts = self._vertices(params)[0]
         if self._fast_bind is not None:
-            return self._fast_bind(verts)
-        with torch.no_grad():
-            return bind_gaussians(self.tensors, verts)
+            gaussians = self._fast_bind(verts)
+        else:
+            with torch.no_grad():
+                gaussians = bind_gaussians(self.tensors, verts)
+        if self.relighter is not None and self.light is not None and camera is not None:
+            with torch.no_grad():
+                gaussians = replace(gaussians, sh=self.relighter.colours(gaussians, verts, camera,
+                                                                          self.light))
+        return gaussians
 
     def render(
         self,
@@ -142,7 +164,7 @@ class AvatarPipeline:
         """
         t0 = time.perf_counter()
         with torch.no_grad(), torch_threads(RIG_BIND_THREADS if self.backend == "cpu" else None):
-            gaussians = self.gaussians(params)
+            gaussians = self.gaussians(params, camera)
         t1 = time.perf_counter()
         if self.backend == "cpu":
             from splat.render.cpu import render_cpu

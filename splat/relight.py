@@ -11,11 +11,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from splat.errors import UserInputError
+
+if TYPE_CHECKING:
+    from splat.avatar import GaussianAvatar
+    from splat.cameras import Camera
+    from splat.gaussians import WorldGaussians
 
 SH_C0 = 0.28209479177387814
 WRAP = 0.35                 # diffuse wrap: 0 is Lambert, larger is softer
@@ -90,3 +96,48 @@ def camera_centre(viewmat: np.ndarray | torch.Tensor) -> torch.Tensor:
 def rgb_to_sh_dc(rgb: torch.Tensor) -> torch.Tensor:
     """Degree-0 SH coefficients (N,1,3) that render as `rgb`."""
     return ((rgb - 0.5) / SH_C0)[:, None, :]
+
+
+def parse_light_option(text: str | None) -> Light | None | str:
+    """`--light`: None (not given: the avatar's default), "off" (baked colour), or a Light."""
+    if text is None:
+        return None
+    if text.strip().lower() == "off":
+        return "off"
+    return parse_light(text)
+
+
+class Relighter:
+    """Per-frame colours of a relightable avatar's Gaussians (the pipeline owns one).
+
+    Normals are stored in each Gaussian's parent-triangle frame, so the deformed mesh's
+    triangle rotations carry them (head turns, the jaw, the eyes) exactly as they carry the
+    Gaussians' own rotations.
+    """
+
+    def __init__(self, avatar: "GaussianAvatar", faces: np.ndarray,
+                 device: torch.device | str = "cpu") -> None:
+        if not avatar.relightable or avatar.binding is None:
+            raise ValueError("Relighter needs a bound avatar with albedo, normals and specular")
+        f32 = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float32), device=device)  # noqa: E731
+        self.albedo = f32(avatar.albedo)
+        self.normals = torch.nn.functional.normalize(f32(avatar.normals), dim=-1)
+        self.specular = f32(avatar.specular)
+        self.binding = torch.as_tensor(avatar.binding, dtype=torch.long, device=device)
+        self.faces = torch.as_tensor(faces, dtype=torch.long, device=device)
+
+    def world_normals(self, verts: torch.Tensor) -> torch.Tensor:
+        """(N,3) unit normals on the deformed mesh `verts` (V,3)."""
+        from splat.binding import triangle_frames
+
+        R, _, _ = triangle_frames(verts[None], self.faces)
+        R = R[0].index_select(0, self.binding)
+        return (R @ self.normals.unsqueeze(-1)).squeeze(-1)
+
+    def colours(self, gaussians: "WorldGaussians", verts: torch.Tensor, camera: "Camera",
+                light: Light) -> torch.Tensor:
+        """SH (N,1,3) of the relit Gaussians for this frame and camera."""
+        eye = camera_centre(camera.viewmat).to(verts.device)
+        rgb = shade(self.albedo, self.world_normals(verts), gaussians.means, self.specular, eye,
+                    light)
+        return rgb_to_sh_dc(rgb)

@@ -63,3 +63,46 @@ def test_avatar_is_bound_and_relightable(rig):
     assert 40_000 <= len(avatar) <= 70_000
     assert np.allclose(np.linalg.norm(avatar.normals, axis=1), 1.0, atol=1e-3)
     assert (avatar.albedo >= 0).all() and (avatar.albedo <= 1).all()
+
+
+def test_light_follows_head_turns_and_plain_avatars_keep_their_colours():
+    from splat.assets_paths import DEFAULT_AVATAR
+    from splat.cameras import orbit_camera
+    from splat.errors import UserInputError
+    from splat.pipeline import AvatarPipeline
+    from splat.relight import Light
+
+    human = AvatarPipeline.open(HUMAN_AVATAR, backend="cpu")
+    target, distance = human.framing("face")
+    camera = orbit_camera(0.0, 0.0, distance, target, 30.0, 64, 64)
+    human.set_light(Light.from_az_el(70.0, 10.0))
+    still = human.gaussians({}, camera).sh
+    turned = human.gaussians({"rotation": np.array([0.0, 0.6, 0.0])}, camera).sh
+    assert float((still - turned).abs().mean()) > 0.05          # the shading moved on the face
+    human.set_light(Light.from_az_el(-70.0, 10.0))
+    assert float((human.gaussians({}, camera).sh - still).abs().mean()) > 0.05
+    human.set_light(None)                                        # baked: turns change nothing
+    baked = human.gaussians({}, camera).sh
+    assert torch.equal(baked, human.gaussians({"rotation": np.array([0.0, 0.6, 0.0])}, camera).sh)
+    plain = AvatarPipeline.open(DEFAULT_AVATAR, backend="cpu")
+    assert plain.relighter is None and plain.light is None
+    with pytest.raises(UserInputError, match="not relightable"):
+        plain.set_light(Light.from_az_el(0.0, 0.0))
+
+
+@pytest.mark.parametrize("text", ["10", "a,b", "0,95", "0,0,3,1,1", "nan,0"])
+def test_light_option_refuses_bad_values(text):
+    from splat.errors import UserInputError
+    from splat.relight import parse_light_option
+
+    with pytest.raises(UserInputError):
+        parse_light_option(text)
+
+
+def test_light_option_reads_direction_colour_and_off():
+    from splat.relight import parse_light_option
+
+    light = parse_light_option("0,90,1,0.5,0.5")
+    assert np.allclose(light.direction, (0.0, 1.0, 0.0), atol=1e-9)
+    assert light.colour == (1.0, 0.5, 0.5)
+    assert parse_light_option("off") == "off" and parse_light_option(None) is None
