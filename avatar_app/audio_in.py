@@ -22,10 +22,14 @@ from splat.errors import UserInputError
 
 @dataclass
 class AudioChunk:
-    """Contiguous 16 kHz mono samples and the monotonic capture time of the first one."""
+    """Contiguous 16 kHz mono samples and the monotonic capture time of the first one.
+
+    `t_arrived` is when the newest of them reached this process (the device callback), so the
+    live path can tell capture buffering from its own queueing (avatar_app.latency_stages)."""
 
     samples: np.ndarray
     t_capture: float
+    t_arrived: float | None = None
 
 
 @dataclass
@@ -49,6 +53,7 @@ class CaptureRing:
         self._data = np.zeros(int(rate * seconds), np.float32)
         self._block_start = np.zeros(max_blocks, np.int64)
         self._block_stamp = np.zeros(max_blocks, np.float64)
+        self._block_arrival = np.zeros(max_blocks, np.float64)  # monotonic time of write()
         self._n_blocks = 0
         self._written = 0  # absolute number of samples ever written
         self._lock = threading.Lock()
@@ -73,6 +78,7 @@ class CaptureRing:
             slot = self._n_blocks % len(self._block_start)
             self._block_start[slot] = self._written
             self._block_stamp[slot] = stamp
+            self._block_arrival[slot] = time.monotonic()
             self._n_blocks += 1
             self._written += n
             self._new_data.notify_all()
@@ -104,14 +110,28 @@ class CaptureRing:
     def stamp_at(self, index: float) -> float:
         """Capture time of absolute sample `index` (fractional allowed), from its block's stamp."""
         with self._lock:
-            kept = min(self._n_blocks, len(self._block_start))
-            if kept == 0:
+            found = self._block_of(index)
+            if found is None:
                 return time.monotonic()
-            first = self._n_blocks - kept
-            slots = np.arange(first, self._n_blocks) % len(self._block_start)
-            starts = self._block_start[slots]
-            k = max(int(np.searchsorted(starts, index, side="right")) - 1, 0)
-            return float(self._block_stamp[slots[k]] + (index - starts[k]) / self.rate)
+            slot, start = found
+            return float(self._block_stamp[slot] + (index - start) / self.rate)
+
+    def arrival_at(self, index: float) -> float:
+        """When the block holding absolute sample `index` was written (monotonic seconds)."""
+        with self._lock:
+            found = self._block_of(index)
+            return time.monotonic() if found is None else float(self._block_arrival[found[0]])
+
+    def _block_of(self, index: float) -> tuple[int, int] | None:
+        """(table slot, first sample) of the kept block holding `index`; call under the lock."""
+        kept = min(self._n_blocks, len(self._block_start))
+        if kept == 0:
+            return None
+        first = self._n_blocks - kept
+        slots = np.arange(first, self._n_blocks) % len(self._block_start)
+        starts = self._block_start[slots]
+        k = max(int(np.searchsorted(starts, index, side="right")) - 1, 0)
+        return int(slots[k]), int(starts[k])
 
 
 class StreamResampler:
@@ -181,7 +201,7 @@ class RingSource:
         out, first_in = rs.process(raw)
         if len(out) == 0:
             return None
-        return AudioChunk(out, ring.stamp_at(max(first_in, 0.0)))
+        return AudioChunk(out, ring.stamp_at(max(first_in, 0.0)), ring.arrival_at(self._read_pos - 1))
 
     @property
     def captured(self) -> int:
@@ -245,16 +265,29 @@ def list_input_devices_within(timeout: float = 2.0) -> tuple[list[InputDevice], 
 
 
 class AudioInput(RingSource):
-    """A running microphone stream; `lost` turns true when the device goes away mid-run."""
+    """A running microphone stream; `lost` turns true when the device goes away mid-run.
 
-    def __init__(self, device: str | int | None = None, block_ms: float = 10.0) -> None:
+    `latency` is PortAudio's suggested input latency ("low", "high" or seconds): "low" asks the
+    host API (ALSA, PulseAudio's ALSA plugin) for its smallest safe buffer, which is what a
+    face that must follow the voice wants; with 5 ms blocks it cut the capture lag on
+    PulseAudio from 4/53 ms (median/p95, "high", 10 ms) to 2/8 ms (docs/BENCHMARKS.md).
+    `stream_latency_s` is what the stream then reports and `adc_delay_s` the newest
+    (ADC -> callback) delay of a block, when the host says.
+    """
+
+    def __init__(self, device: str | int | None = None, block_ms: float = 5.0,
+                 latency: str | float = "low") -> None:
         super().__init__()
         self.device = device
         self.block_ms = block_ms
+        self.latency = latency
+        self.stream_latency_s = 0.0
+        self.adc_delay_s: float | None = None
         self._stream = None
         self.device_name = ""
         self.lost = False
         self._next_stamp: float | None = None  # sample-clock prediction of the next block's stamp
+        self._max_delay = 0.5  # ADC delays above this are not believed (set from the stream)
 
     def start(self) -> None:
         """Open the device at 16 kHz if it can, else at its own rate (resampled on read)."""
@@ -272,13 +305,17 @@ class AudioInput(RingSource):
             try:
                 stream = sd.InputStream(
                     device=chosen.index, samplerate=rate, channels=1, dtype="float32",
-                    blocksize=int(rate * self.block_ms / 1000), callback=self._callback,
-                    finished_callback=self._on_finished)
+                    blocksize=int(rate * self.block_ms / 1000), latency=self.latency,
+                    callback=self._callback, finished_callback=self._on_finished)
+                # PulseAudio's ALSA plugin reports 0.4-0.7 s for a new stream's first blocks
+                # while they arrive in real time: believe only delays near the stream's latency.
+                self._max_delay = min(0.5, 2.0 * float(stream.latency) + 2.0 * self.block_ms / 1000)
                 stream.start()
             except (sd.PortAudioError, ValueError) as exc:
                 last_error = exc
                 continue
             self._stream, self.device_name, self.lost, self.error = stream, chosen.name, False, ""
+            self.stream_latency_s = float(stream.latency)
             return
         raise UserInputError(f"cannot open microphone '{chosen.name}': {last_error}")
 
@@ -301,7 +338,10 @@ class AudioInput(RingSource):
         # up, to absorb clock drift), which keeps stamps honest and strictly increasing.
         rate = self._ring.rate
         delay = time_info.currentTime - time_info.inputBufferAdcTime
-        bound = time.monotonic() - (delay if 0.0 < delay < 0.5 else 0.0) - (frames - 1) / rate
+        plausible = 0.0 < delay < self._max_delay
+        if plausible:
+            self.adc_delay_s = delay
+        bound = time.monotonic() - (delay if plausible else 0.0) - (frames - 1) / rate
         predicted = self._next_stamp
         stamp = bound if predicted is None else min(bound, predicted + 0.05 * max(bound - predicted, 0.0))
         self._next_stamp = stamp + frames / rate

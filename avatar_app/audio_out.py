@@ -196,18 +196,20 @@ class FilePlayer(RingSource):
             self._ring.write(block, time.monotonic() + (lead if 0.0 <= lead < 0.5 else 0.0))
 
     def _pace(self) -> None:
+        # Like a microphone, a block is delivered once its last sample is "captured" (its start
+        # time plus its length), stamped with its first sample's time.
         t0 = time.monotonic()
         while not self._stop.is_set():
-            due = t0 + self._played / SAMPLE_RATE
-            wait = due - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
             block = self._next_block(0.5)
             if block is None:
                 return
             if not len(block):   # the disk fell behind: restart the clock, like a stalled mic
                 t0 = time.monotonic() - self._played / SAMPLE_RATE
                 continue
+            due = t0 + self._played / SAMPLE_RATE
+            wait = due + len(block) / SAMPLE_RATE - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
             self._ring.write(block, due)
             self._played += len(block)
 

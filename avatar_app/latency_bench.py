@@ -1,4 +1,5 @@
-"""The live path run headless: `main.py bench e2e` (latency) and `main.py bench soak` (memory, A/V).
+"""The live path run headless: `main.py bench e2e` (latency), `bench soak` (memory, A/V) and
+`bench capture` (the microphone's own buffering, the one stage a file-fed run leaves out).
 
 A speech file is fed in real time by the file source's pacing clock (stamped like a
 microphone), the driver worker and the render worker run exactly as in the window, and a 60 Hz
@@ -18,12 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
+from avatar_app.audio_in import AudioInput
 from avatar_app.audio_out import FilePlayer
 from avatar_app.gui.orbit import OrbitView
 from avatar_app.live_loading import load_engine, load_scene
 from avatar_app.live_render import make_idle
 from avatar_app.live_session import LiveSession
 from avatar_app.mp4_writer import read_back
+from driver.audio import SAMPLE_RATE
 from driver.motion_source import default_checkpoint
 from splat.assets_paths import DEMO_CLIP, default_avatar
 from splat.errors import UserInputError
@@ -93,6 +96,8 @@ def bench_e2e(audio: str | None = None, avatar: str | None = None, checkpoint: s
     return {
         "frames": shown, "render_fps": shown / elapsed, "backend": run.backend,
         "size": size, "model": run.model, "infer_ms_per_frame": infer_ms,
+        "lookahead_ms": run.session.lookahead_s * 1000.0,
+        "stages_ms": run.session.stages.medians(),
         "latency_median_ms": float(np.median(lat)) if len(lat) else None,
         "latency_p95_ms": float(np.percentile(lat, 95)) if len(lat) else None,
         "latency_samples": int(len(lat)),
@@ -147,3 +152,47 @@ def bench_soak(out: Path, minutes: float, audio: str | None = None, avatar: str 
         "drift_ms": ends.drift * 1000.0,
         "padded_ms": recorder.padded_s * 1000.0 if recorder is not None else 0.0,
     }
+
+
+def bench_capture(device: str | None = None, latency: str | float = "low", block_ms: float = 10.0,
+                  seconds: float = 5.0, first_audio_s: float = 5.0, settle_s: float = 1.0) -> dict:
+    """Open the microphone as the window does and measure its buffering for `seconds`.
+
+    Per chunk the driver would read: capture lag = the time the newest sample reached the
+    process − its capture stamp (PortAudio's ADC → callback delay where the host reports one,
+    plus the lateness of burst delivery against the sample clock), and how much audio came at
+    once. Servers often hold a new stream's first second or two and then deliver the backlog
+    at once, so timing starts `settle_s` after audio first flows (waiting `first_audio_s` at most).
+    """
+    mic = AudioInput(device, block_ms=block_ms, latency=latency)
+    mic.start()
+    lags, sizes = [], []
+    try:
+        deadline = time.monotonic() + first_audio_s
+        while mic.read(timeout=0.05) is None:
+            if time.monotonic() > deadline:
+                raise UserInputError(f"microphone '{mic.device_name}' delivered no audio within "
+                                     f"{first_audio_s:g} s")
+        settled = time.monotonic() + settle_s
+        while time.monotonic() < settled:
+            mic.read(timeout=0.05)
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            chunk = mic.read(timeout=0.05)
+            if chunk is None or chunk.t_arrived is None:
+                continue
+            newest = chunk.t_capture + (len(chunk.samples) - 1) / SAMPLE_RATE
+            lags.append((chunk.t_arrived - newest) * 1000.0)
+            sizes.append(len(chunk.samples) * 1000.0 / SAMPLE_RATE)
+        stream_ms, adc = mic.stream_latency_s * 1000.0, mic.adc_delay_s
+        name = mic.device_name
+    finally:
+        mic.stop()
+    if not lags:
+        raise UserInputError(f"microphone '{name}' delivered no audio in {seconds:g} s")
+    lag, size = np.array(lags), np.array(sizes)
+    return {"device": name, "latency": latency, "block_ms": block_ms,
+            "stream_latency_ms": stream_ms, "adc_delay_ms": adc * 1000.0 if adc else None,
+            "capture_median_ms": float(np.median(lag)), "capture_p95_ms": float(np.percentile(lag, 95)),
+            "chunk_median_ms": float(np.median(size)), "chunk_max_ms": float(size.max()),
+            "chunks": len(lags)}

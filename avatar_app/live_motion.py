@@ -18,6 +18,7 @@ from typing import Protocol
 import numpy as np
 
 from avatar_app.audio_in import AudioChunk
+from avatar_app.latency_stages import FrameStamps
 from avatar_app.vad import AudioGate
 from driver.audio import MOTION_FPS, SAMPLE_RATE
 from driver.idle import StreamEnergy
@@ -41,23 +42,50 @@ class AudioSource(Protocol):
 @dataclass
 class TimedFrame:
     """A motion frame, the capture time of the audio it shows, and that audio's speech energy
-    (0..1, `driver.idle.rms_energy`)."""
+    (0..1, `driver.idle.rms_energy`); `stamps` say where its latency went so far."""
 
     frame: MotionFrame
     t_capture: float
     energy: float
+    stamps: FrameStamps | None = None
 
 
 class MotionBuffer:
-    """Newest few seconds of motion, looked up by capture time (worker writes, renderer reads)."""
+    """Newest few seconds of motion, looked up by capture time (worker writes, renderer reads).
+
+    The renderer sleeps on `wait_after` so it starts a frame as soon as newer motion is
+    published, instead of on its own clock (which would add up to a render period)."""
 
     def __init__(self, seconds: float = 3.0) -> None:
         self._frames: deque[TimedFrame] = deque(maxlen=int(seconds * MOTION_FPS))
         self._lock = threading.Lock()
+        self._pushed = threading.Condition(self._lock)
+        self.last_push = 0.0  # monotonic time of the newest push
 
     def push(self, frames: list[TimedFrame]) -> None:
+        if not frames:
+            return
+        now = time.monotonic()
         with self._lock:
+            for tf in frames:
+                if tf.stamps is not None:
+                    tf.stamps.published = now
             self._frames.extend(frames)
+            self.last_push = now
+            self._pushed.notify_all()
+
+    def wait_after(self, t_capture: float, timeout: float) -> TimedFrame | None:
+        """The oldest frame captured after `t_capture` (the next one a renderer could show),
+        waiting up to `timeout` for a push when there is none yet."""
+        with self._lock:
+            nxt = self._first_after(t_capture)
+            if nxt is None and timeout > 0:
+                self._pushed.wait(timeout)
+                nxt = self._first_after(t_capture)
+            return nxt
+
+    def _first_after(self, t_capture: float) -> TimedFrame | None:
+        return next((tf for tf in self._frames if tf.t_capture > t_capture), None)
 
     def clear(self) -> None:
         with self._lock:
@@ -112,13 +140,16 @@ class DriverWorker(threading.Thread):
             chunk = self.source.read(timeout=0.02)
             if chunk is None:
                 continue
+            t_read = time.monotonic()
             samples = np.zeros_like(chunk.samples) if self.muted else chunk.samples
             self.on_audio(AudioChunk(samples, chunk.t_capture))
-            self.drive(samples, chunk.t_capture)
+            self.drive(samples, chunk.t_capture, chunk.t_arrived, t_read)
 
-    def drive(self, samples: np.ndarray, t_capture: float) -> None:
-        """One chunk captured at `t_capture`: gate, energy, engine, buffer (the worker's body;
-        public so a test can feed a clip without threads)."""
+    def drive(self, samples: np.ndarray, t_capture: float, t_arrived: float | None = None,
+              t_read: float | None = None) -> None:
+        """One chunk captured at `t_capture` (delivered at `t_arrived`, read at `t_read`; now
+        when not given): gate, energy, engine, buffer (the worker's body; public so a test can
+        feed a clip without threads)."""
         gate = self.gate
         if gate is not None:
             # output starts with the samples the gate held back last time
@@ -135,11 +166,16 @@ class DriverWorker(threading.Thread):
         if self.engine is None:
             return
         start = time.perf_counter()
+        t_read = time.monotonic() if t_read is None else t_read
         frames = self.engine.push(gated, t_stream)
+        computed = time.monotonic()
         if frames:
             self.infer_ms = (time.perf_counter() - start) * 1000 / len(frames)
-        self._waiting += [(f, anchor) for f in frames]
+        audio_end = anchor + (t_stream + (len(gated) - 1) / SAMPLE_RATE)
+        arrived = computed if t_arrived is None else t_arrived
+        self._waiting += [(f, FrameStamps(anchor + f.t, audio_end, arrived, t_read, computed))
+                          for f in frames]
         n_ready = next((i for i, (f, _) in enumerate(self._waiting)
                         if not self._energy.ready(f.t)), len(self._waiting))
         ready, self._waiting = self._waiting[:n_ready], self._waiting[n_ready:]
-        self.motion.push([TimedFrame(f, a + f.t, self._energy.at(f.t)) for f, a in ready])
+        self.motion.push([TimedFrame(f, st.capture, self._energy.at(f.t), st) for f, st in ready])

@@ -3,7 +3,9 @@
 `RenderWorker` picks the newest motion captured before the wanted time, adds idle motion and
 the user's pose controls, renders the `Scene` and leaves the newest image in a one-slot mailbox
 (and hands it to the recorder). It runs off the GUI thread because a CPU render at the default
-size takes longer than one GUI frame.
+size takes longer than one GUI frame. Nothing queues: a render starts as soon as newer motion
+is due (not on a clock of its own) and takes the newest, so a renderer slower than the motion
+skips the frames it had no time for, and the window takes only the newest image.
 """
 from __future__ import annotations
 
@@ -15,7 +17,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from avatar_app.latency_stages import FrameStamps
 from avatar_app.live_motion import MotionBuffer
+from driver.audio import MOTION_FPS
 from driver.idle import IdleMotion
 from driver.motion import MotionFrame
 from splat.cameras import Camera
@@ -26,6 +30,7 @@ if TYPE_CHECKING:
     from splat.rig import RigData
 
 STALE_S = 0.25  # motion older than this (relative to the wanted time) means "no speech input"
+FLOWING_WAIT_S = 0.1  # while motion flows, how long a render waits for the next frame at most
 
 
 @dataclass
@@ -52,6 +57,7 @@ class RenderedFrame:
     t_ready: float
     render_ms: float
     seq: int = 0
+    stamps: FrameStamps | None = None  # where its latency went (speech-driven frames only)
 
 
 @dataclass
@@ -172,9 +178,29 @@ class RenderWorker(threading.Thread):
                 self._mailbox = frame
             if self.recorder is not None:
                 self.recorder.add_frame(frame)
-            spare = self.min_period - (time.monotonic() - started)
-            if spare > 0:
-                self._stop_event.wait(spare)
+            self._wait_for_motion(started, frame.t_capture)
+
+    def _wait_for_motion(self, started: float, shown: float | None) -> None:
+        """Sleep until newer motion is due (captured after the one just shown, plus the display
+        delay) — or, without speech, one motion period so idle motion stays smooth — and never
+        start renders closer than `min_period`."""
+        floor = started + self.min_period
+        flowing = time.monotonic() - self.motion.last_push < STALE_S
+        deadline = started + (FLOWING_WAIT_S if flowing else 1.0 / MOTION_FPS)
+        while not self._stop_event.is_set():
+            now = time.monotonic()
+            if now < floor:
+                self._stop_event.wait(floor - now)
+                continue
+            nxt = self.motion.wait_after(shown if shown is not None else now - STALE_S,
+                                         deadline - now)
+            if nxt is not None:
+                deadline = min(deadline, nxt.t_capture + self.options.delay_s)
+            now = time.monotonic()
+            if now >= deadline:
+                return
+            self._stop_event.wait(deadline - now)
+
 
     def render_once(self, scene: Scene, opts: RenderOptions, now: float) -> RenderedFrame:
         target = now - opts.delay_s
@@ -192,9 +218,15 @@ class RenderWorker(threading.Thread):
         camera = self.camera_fn(opts.size)
         start = time.perf_counter()
         bg = (0.0, 0.0, 0.0) if opts.transparent else opts.background
-        image, alpha = scene.pipeline.render(params, camera, bg)
+        timings: dict[str, float] = {}
+        image, alpha = scene.pipeline.render(params, camera, bg, timings=timings)
+        rgba = to_rgba(np.asarray(image), np.asarray(alpha), opts.transparent)
         self.render_ms = (time.perf_counter() - start) * 1000
         self._seq += 1
-        return RenderedFrame(to_rgba(np.asarray(image), np.asarray(alpha), opts.transparent),
-                             tf.t_capture if fresh else None, time.monotonic(), self.render_ms,
-                             self._seq)
+        ready = time.monotonic()
+        stamps = None
+        if fresh and tf.stamps is not None:
+            stamps = replace(tf.stamps, render_start=now, ready=ready,
+                             rig_bind_s=timings.get("rig+bind", 0.0))
+        return RenderedFrame(rgba, tf.t_capture if fresh else None, ready, self.render_ms,
+                             self._seq, stamps)

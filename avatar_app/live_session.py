@@ -11,11 +11,13 @@ The GUI thread only uploads that image. `LiveSession` (here) owns the workers an
 the window and the latency bench drive it. Loading is `live_loading`.
 
 Latency is measured, not estimated: every image carries the capture time of its audio, and
-`LatencyStats` records (time handed to the window − capture time) once per shown image.
+`LatencyStats` records (time handed to the window − capture time) once per shown image;
+`LatencyBreakdown` (avatar_app.latency_stages) splits the same figure into its stages.
 """
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
@@ -23,6 +25,7 @@ from dataclasses import replace
 import numpy as np
 
 from avatar_app.audio_in import AudioChunk
+from avatar_app.latency_stages import LatencyBreakdown
 from avatar_app.live_motion import AudioSource, DriverWorker, GateFactory, MotionBuffer
 from avatar_app.live_render import IdleFactory, RenderedFrame, RenderOptions, RenderWorker, Scene
 from avatar_app.recorder import Recorder
@@ -67,6 +70,8 @@ class LiveSession:
                  gate_factory: GateFactory = lambda: None, max_fps: float = 60.0) -> None:
         self.motion = MotionBuffer()
         self.latency = LatencyStats()
+        self.stages = LatencyBreakdown()
+        self._shown_at: float | None = None  # an image handed over, not yet presented
         self.gate_factory = gate_factory
         self.renderer = RenderWorker(self.motion, camera_fn, idle_factory, max_fps)
         self.renderer.start()
@@ -112,6 +117,7 @@ class LiveSession:
             self.engine.reset()
         self.motion.clear()
         self.latency.clear()
+        self.stages.clear()
         self.source = source
         self.worker = DriverWorker(source, self.engine, self.motion, self.gate_factory, self._on_audio)
         self.worker.muted = self.muted
@@ -132,12 +138,30 @@ class LiveSession:
             recorder.add_audio(chunk)
 
     def take_frame(self) -> RenderedFrame | None:
-        return self.renderer.take()
+        frame = self.renderer.take()
+        if frame is not None and frame.stamps is not None:
+            frame.stamps.taken = time.monotonic()
+        return frame
 
     def mark_shown(self, frame: RenderedFrame, t_shown: float) -> None:
-        """Record audio-to-frame latency for an image the window has just been handed."""
+        """Record audio-to-frame latency (and its stages) for an image the window has just been
+        handed (after its texture upload)."""
         if frame.t_capture is not None:
             self.latency.add((t_shown - frame.t_capture) * 1000.0)
+        if frame.stamps is not None:
+            self.stages.add(frame.stamps, t_shown, self.lookahead_s)
+            self._shown_at = t_shown
+
+    def mark_presented(self, t_presented: float) -> None:
+        """The window finished the GUI frame that put the last shown image on screen."""
+        if self._shown_at is not None:
+            self.stages.add_present((t_presented - self._shown_at) * 1000.0)
+            self._shown_at = None
+
+    @property
+    def lookahead_s(self) -> float:
+        """The loaded model's audio look-ahead (0 without a model or for one that does not say)."""
+        return float(getattr(self.engine, "lookahead_ms", 0.0)) / 1000.0
 
     @property
     def infer_ms(self) -> float:

@@ -41,6 +41,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     e2e.add_argument("--seconds", type=float, default=10.0)
     e2e.set_defaults(func=run_e2e)
 
+    capture = what.add_parser("capture", help="the microphone's input buffering (PortAudio "
+                                              "latency, capture lag, burst size)")
+    capture.add_argument("--device", help="input device name or index (default: the default one)")
+    capture.add_argument("--latency", default="low",
+                         help="PortAudio suggested latency: low (default), high or seconds")
+    capture.add_argument("--block-ms", type=float, default=10.0, help="callback block (default 10)")
+    capture.add_argument("--seconds", type=float, default=5.0)
+    capture.set_defaults(func=run_capture)
+
+    av = what.add_parser("av", help="A/V offset of recordings (render and the window's Record): "
+                                    "a tone burst and a jaw step at the same instant")
+    av.add_argument("--avatar", help="avatar folder (default: the embedded one)")
+    av.add_argument("--backend", choices=["auto", "cpu", "gsplat"], default="auto")
+    av.add_argument("--size", type=int, default=256)
+    av.add_argument("--delay-ms", type=float, action="append",
+                    help="the window's display delay for the live recording (default 0 and 300)")
+    av.add_argument("--out", default="av_clips", help="folder for the clips (default av_clips)")
+    av.set_defaults(func=run_av)
+
     soak = what.add_parser("soak", help="the live path with recording for N minutes: memory "
                                         "growth and A/V drift of the recording")
     soak.add_argument("--minutes", type=float, default=30.0, help="length of the run (default 30)")
@@ -109,6 +128,11 @@ def run_e2e(args: argparse.Namespace) -> int:
           f"median {r['latency_median_ms']:.0f} ms, p95 {r['latency_p95_ms']:.0f} ms "
           f"({r['latency_samples']} frames); render {r['render_fps']:.1f} fps; "
           f"inference {r['infer_ms_per_frame']:.1f} ms/frame")
+    if r["stages_ms"] is not None:
+        from avatar_app.latency_stages import LatencyBreakdown
+
+        print(f"stages (median ms; model look-ahead {r['lookahead_ms']:.1f} ms): "
+              f"{LatencyBreakdown.format(r['stages_ms'])}")
     return 0
 
 
@@ -137,4 +161,58 @@ def run_soak(args: argparse.Namespace) -> int:
           f"{r['video_end_s']:.2f} s, audio {r['audio_end_s']:.2f} s, A/V drift "
           f"{r['drift_ms']:+.1f} ms (silence padded at the end where audio lagged: "
           f"{r['padded_ms']:.0f} ms)")
+    return 0
+
+
+def run_capture(args: argparse.Namespace) -> int:
+    from avatar_app.latency_bench import bench_capture
+    from avatar_app.option_checks import check_range
+    from splat.errors import UserInputError
+
+    check_range("--block-ms", args.block_ms, 1.0, 100.0)
+    check_range("--seconds", args.seconds, 1.0, 3600.0)
+    latency: str | float = args.latency
+    if latency not in ("low", "high"):
+        try:
+            latency = check_range("--latency", float(latency), 0.0, 2.0, "s")
+        except ValueError:
+            raise UserInputError(f"--latency must be low, high or seconds, got {latency!r}") from None
+    device = int(args.device) if args.device and args.device.isdigit() else args.device
+    r = bench_capture(device, latency, args.block_ms, args.seconds)
+    print(_header())
+    adc = f"{r['adc_delay_ms']:.1f} ms" if r["adc_delay_ms"] is not None else "not reported"
+    print(f"capture '{r['device']}' latency={r['latency']} block {r['block_ms']:g} ms: stream "
+          f"latency {r['stream_latency_ms']:.1f} ms, ADC->callback {adc}; capture lag median "
+          f"{r['capture_median_ms']:.1f} ms, p95 {r['capture_p95_ms']:.1f} ms; audio per read "
+          f"median {r['chunk_median_ms']:.1f} ms, max {r['chunk_max_ms']:.1f} ms "
+          f"({r['chunks']} reads)")
+    return 0
+
+
+def run_av(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from avatar_app.av_sync import live_av, offline_av
+    from avatar_app.option_checks import check_range
+    from avatar_app.output_paths import check_output_folder
+
+    _check_live_options(args)
+    delays = args.delay_ms or [0.0, 300.0]
+    for d in delays:
+        check_range("--delay-ms", d, 0.0, 500.0)
+    out = check_output_folder(Path(args.out), "--out")
+    out.mkdir(parents=True, exist_ok=True)
+    print(_header())
+    avatar = Path(args.avatar) if args.avatar else None
+    r = offline_av(out / "render.mp4", args.size, backend=args.backend, avatar=avatar)
+    print(f"av render {args.size}²: burst heard at {r.audio_onset:.4f} s, mouth opens at "
+          f"{r.video_onset:.4f} s: offset {r.offset * 1000:+.1f} ms ({r.frames:+.2f} frames)")
+    for d in delays:
+        live = live_av(out / f"record_delay{d:g}.mp4", args.size, delay_s=d / 1000.0,
+                       backend=args.backend, avatar=args.avatar)
+        r = live.result
+        print(f"av record {args.size}² display delay {d:g} ms: burst heard at "
+              f"{r.audio_onset:.4f} s, mouth opens at {r.video_onset:.4f} s: offset "
+              f"{r.offset * 1000:+.1f} ms ({r.frames:+.2f} frames); {live.frames} frames "
+              f"recorded, {live.shown} shown")
     return 0

@@ -523,7 +523,8 @@ class AvatarApp:
             lat_text = "- (mic: no audio yet)"
         return (f"render {render_fps:.1f} fps ({self.session.renderer.render_ms:.0f} ms)  "
                 f"GUI {gui_fps:.0f} fps  inference {self.session.infer_ms:.1f} ms/frame  "
-                f"audio-to-frame {lat_text}  device {getattr(self, 'device', '-')}{rec}")
+                f"audio-to-frame {lat_text}  device {getattr(self, 'device', '-')}{rec}"
+                f"\nlatency stages ms: {self.session.stages.text()}")
 
     def _layout_image(self) -> None:
         dpg = self.dpg
@@ -553,6 +554,7 @@ class AvatarApp:
                 if self._script is not None:
                     self._script.run(self)
                 dpg.render_dearpygui_frame()
+                self.session.mark_presented(time.monotonic())
                 spare = period - (time.monotonic() - start)
                 if spare > 0:
                     time.sleep(spare)
