@@ -84,11 +84,94 @@ class _OutputFile(io.RawIOBase):
             super().close()
 
 
+# Channel count -> FFmpeg's default layout of that many channels (what AAC and Opus encode).
+AUDIO_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "4.0", 5: "5.0", 6: "5.1", 7: "6.1",
+                 8: "7.1"}
+
+
+def supported_rate(codec: str, rate: int) -> int:
+    """`rate` when the encoder takes it, else the lowest rate it takes above (or its highest):
+    AAC stores 13 standard rates, Opus five; a 48 kHz source stays 48 kHz."""
+    import av
+
+    rates = av.Codec(codec, "w").audio_rates
+    if not rates or rate in rates:
+        return int(rate)
+    above = [r for r in rates if r >= rate]
+    return int(min(above) if above else max(rates))
+
+
+class AudioTrack:
+    """An audio stream of a container fed in time order: a sample FIFO cut into the encoder's
+    frames, stamped by sample count; a gap in the timeline becomes silence and an overlap with
+    what was already written is dropped, so sound and picture stay in sync. Shared by the MP4
+    and the alpha-video writers."""
+
+    def __init__(self, container, codec: str, sample_rate: int, channels: int = 1) -> None:
+        if channels not in AUDIO_LAYOUTS:
+            raise UserInputError(f"{channels} audio channels: the writer takes 1 to "
+                                 f"{max(AUDIO_LAYOUTS)}")
+        if supported_rate(codec, sample_rate) != sample_rate:
+            raise ValueError(f"{codec} does not encode {sample_rate} Hz (resample to "
+                             f"{supported_rate(codec, sample_rate)} Hz first)")
+        self.sample_rate, self.channels = int(sample_rate), int(channels)
+        self.layout = AUDIO_LAYOUTS[self.channels]
+        self.stream = container.add_stream(codec, rate=self.sample_rate, layout=self.layout)
+        self.stream.time_base = Fraction(1, self.sample_rate)
+        self.stream.codec_context.time_base = Fraction(1, self.sample_rate)
+        self.frame_size = self.stream.codec_context.frame_size or AAC_FRAME   # PCM: any size
+        self._pending = np.zeros((0, self.channels), np.float32)   # not yet in a full frame
+        self._next = 0                                              # sample index of _pending[0]
+
+    def push(self, samples: np.ndarray, t0: float) -> None:
+        """Queue (n,) or (n, channels) float samples that start at t0 seconds."""
+        x = np.asarray(samples, np.float32)
+        if x.ndim == 1:
+            x = np.repeat(x[:, None], self.channels, axis=1)
+        if x.ndim != 2 or x.shape[1] != self.channels:
+            raise ValueError(f"expected (n,) or (n, {self.channels}) samples, got {x.shape}")
+        start = int(round(t0 * self.sample_rate))
+        end = self.end_sample
+        if start > end:
+            x = np.concatenate([np.zeros((start - end, self.channels), np.float32), x])
+        elif start < end:
+            x = x[end - start:]
+        self._pending = np.concatenate([self._pending, np.nan_to_num(x)])
+
+    def frames(self, final: bool):
+        """The queued samples as encoder frames (`final`: the short remainder too; FFmpeg's
+        encoders accept one short last frame, so the file ends with the audio)."""
+        import av
+
+        n = len(self._pending)
+        count = -(-n // self.frame_size) if final else n // self.frame_size
+        for i in range(count):
+            chunk = self._pending[i * self.frame_size:(i + 1) * self.frame_size]
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk.T), format="fltp",
+                                               layout=self.layout)
+            frame.sample_rate = self.sample_rate
+            frame.pts = self._next
+            frame.time_base = Fraction(1, self.sample_rate)
+            self._next += len(chunk)
+            yield frame
+        self._pending = self._pending[count * self.frame_size:]
+
+    @property
+    def end_sample(self) -> int:
+        return self._next + len(self._pending)
+
+    @property
+    def end_s(self) -> float:
+        """Seconds of audio handed over so far."""
+        return self.end_sample / self.sample_rate
+
+
 class Mp4Writer:
     """Incremental MP4 writer; call `write_frame`/`write_audio` in time order, then `close`."""
 
     def __init__(self, path: str | Path, width: int, height: int, fps: float = 30.0,
-                 sample_rate: int | None = SAMPLE_RATE, crf: int = 20, preset: str = "veryfast") -> None:
+                 sample_rate: int | None = SAMPLE_RATE, crf: int = 20, preset: str = "veryfast",
+                 channels: int = 1) -> None:
         import av
 
         self.path = check_output_file(path, VIDEO_SUFFIXES, option="output file")
@@ -119,14 +202,10 @@ class Mp4Writer:
         self._video.options = {"crf": str(crf), "preset": preset, "g": str(keyint), "bf": "0"}
         self._last_pts = -1
         self._frame_ticks = round(1 / (float(fps_frac) * self.time_base))
-        self._audio = None
+        self._audio: AudioTrack | None = None
         if sample_rate:
-            self.sample_rate = int(sample_rate)
-            self._audio = self._container.add_stream("aac", rate=self.sample_rate, layout="mono")
-            self._audio.time_base = Fraction(1, self.sample_rate)
-            self._audio.codec_context.time_base = Fraction(1, self.sample_rate)
-            self._pending = np.zeros(0, np.float32)   # samples not yet in a full AAC frame
-            self._audio_next = 0                       # sample index of _pending[0]
+            self._audio = AudioTrack(self._container, "aac", int(sample_rate), channels)
+            self.sample_rate = self._audio.sample_rate
         atexit.register(self._close_at_exit)
 
     # ------------------------------------------------------------------------------- video
@@ -165,38 +244,21 @@ class Mp4Writer:
 
     # ------------------------------------------------------------------------------- audio
     def write_audio(self, samples: np.ndarray, t0: float) -> None:
-        """Add float32 mono samples starting at time t0 (s); gaps become silence, overlaps
-        with already-written audio are dropped. Raises Mp4WriteError like write_frame."""
+        """Add float32 samples ((n,) or (n, channels); mono is copied to every channel)
+        starting at time t0 (s); gaps become silence, overlaps with already-written audio are
+        dropped. Raises Mp4WriteError like write_frame."""
         if self._audio is None:
             return
-        x = np.asarray(samples, np.float32).reshape(-1)
-        start = int(round(t0 * self.sample_rate))
         with self._lock:
             self._raise_if_failed()
             if self._closed:
                 return
-            end = self._audio_next + self._pending.size
-            if start > end:
-                x = np.concatenate([np.zeros(start - end, np.float32), x])
-            elif start < end:
-                x = x[end - start:]
-            self._pending = np.concatenate([self._pending, np.nan_to_num(x)])
+            self._audio.push(samples, t0)
             self._guarded(lambda: self._encode_audio(final=False))
 
     def _encode_audio(self, final: bool) -> None:
-        import av
-
-        # FFmpeg's AAC encoder accepts one short last frame, so the file ends with the audio.
-        n_full = -(-self._pending.size // AAC_FRAME) if final else self._pending.size // AAC_FRAME
-        for i in range(n_full):
-            chunk = self._pending[i * AAC_FRAME:(i + 1) * AAC_FRAME]
-            frame = av.AudioFrame.from_ndarray(chunk[None], format="fltp", layout="mono")
-            frame.sample_rate = self.sample_rate
-            frame.pts = self._audio_next
-            frame.time_base = Fraction(1, self.sample_rate)
-            self._mux(self._audio.encode(frame))
-            self._audio_next += chunk.size
-        self._pending = self._pending[n_full * AAC_FRAME:]
+        for frame in self._audio.frames(final):
+            self._mux(self._audio.stream.encode(frame))
 
     # ------------------------------------------------------------------------ write errors
     def _mux(self, packets) -> None:
@@ -250,7 +312,7 @@ class Mp4Writer:
             try:
                 if self._audio is not None:
                     self._guarded(lambda: self._encode_audio(final=True))
-                    self._guarded(lambda: self._mux(self._audio.encode(None)))
+                    self._guarded(lambda: self._mux(self._audio.stream.encode(None)))
                 self._guarded(lambda: self._mux(self._video.encode(None)))
                 self._guarded(self._container.close)
                 self._file.close()
@@ -271,9 +333,7 @@ class Mp4Writer:
     @property
     def audio_end(self) -> float:
         """Seconds of audio handed to the writer so far (0 without an audio stream)."""
-        if self._audio is None:
-            return 0.0
-        return (self._audio_next + self._pending.size) / self.sample_rate
+        return 0.0 if self._audio is None else self._audio.end_s
 
     @property
     def closed(self) -> bool:

@@ -26,11 +26,14 @@ def check_range(option: str, value: float, lo: float, hi: float, unit: str = "")
     return value
 
 
-def check_view_options(size: int, yaw: float, pitch: float, distance: float | None) -> None:
-    """The camera options of `still` and `render`: image size, orbit angles, distance."""
-    if not SIZE_RANGE[0] <= size <= SIZE_RANGE[1]:
-        raise UserInputError(f"--size must be between {SIZE_RANGE[0]} and {SIZE_RANGE[1]} "
-                             f"pixels, got {size}")
+def check_view_options(size: int, yaw: float, pitch: float, distance: float | None,
+                       height: int | None = None) -> None:
+    """The camera options of `still` and `render`: image size (`size` the width, `height`
+    when not square), orbit angles, distance."""
+    for what, pixels in (("--size", size), ("--size height", height)):
+        if pixels is not None and not SIZE_RANGE[0] <= pixels <= SIZE_RANGE[1]:
+            raise UserInputError(f"{what} must be between {SIZE_RANGE[0]} and {SIZE_RANGE[1]} "
+                                 f"pixels, got {pixels}")
     check_range("--yaw", yaw, -MAX_YAW_DEG, MAX_YAW_DEG, "degrees")
     check_range("--pitch", pitch, -MAX_PITCH_DEG, MAX_PITCH_DEG, "degrees")
     if distance is not None and (not math.isfinite(distance) or not

@@ -34,6 +34,13 @@ class AudioError(UserInputError):
 
 def load_audio(path: str | Path) -> np.ndarray:
     """Read any common audio file as float32 mono 16 kHz; raises AudioError on bad input."""
+    samples, rate = read_audio_source(path)
+    return to_mono_16k(samples, rate, name=str(path))
+
+
+def read_audio_source(path: str | Path) -> tuple[np.ndarray, int]:
+    """The file as decoded: float (samples, channels) at its own rate, for writers that keep
+    the source's sound (`render`'s sound track); `to_mono_16k` makes the model's input of it."""
     path = Path(path)
     check_audio_file(path)
     samples, rate = None, 0
@@ -41,7 +48,7 @@ def load_audio(path: str | Path) -> np.ndarray:
         samples, rate = _read_soundfile(path)
     if samples is None:
         samples, rate = _read_pyav(path)
-    return to_mono_16k(samples, rate, name=str(path))
+    return samples, rate
 
 
 def check_audio_file(path: Path) -> None:

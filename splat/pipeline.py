@@ -104,11 +104,14 @@ class AvatarPipeline:
             on_gpu = resolved == "gsplat" and device is not None and device.type == "cuda"
             return cls(avatar, rig, backend=resolved, device=device if on_gpu else None)
 
-    def framing(self, preset: str = "face") -> tuple[np.ndarray, float]:
-        """(target, distance) of a square view for a camera preset ("face", "head"), framed on
+    def framing(self, preset: str = "face", width: int = 1,
+                height: int = 1) -> tuple[np.ndarray, float]:
+        """(target, distance) of a view for a camera preset ("face", "head"), framed on
         the neutral pose so expressions never move the camera: what `still`, `render`, the
-        benches and the window's view buttons all aim with."""
-        return preset_view(self.framing_points({}), preset, 1)
+        benches and the window's view buttons all aim with. `width`/`height` (default square)
+        give the image's aspect: the same vertical field of view, backed off when the image is
+        too narrow for the face."""
+        return preset_view(self.framing_points({}), preset, width, height)
 
     def set_light(self, light: Light | None) -> None:
         """Light a relightable avatar (None: its baked colour); other avatars refuse a light."""

@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from avatar_app.commands.still import parse_background
+from avatar_app.commands.still import parse_background, parse_size
 from avatar_app.vad import GATE_MODES
 from driver.devices import DEVICE_HELP
 from splat.errors import UserInputError
@@ -19,7 +19,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "H.264 + AAC MP4. Default: the embedded avatar and model.")
     p.add_argument("--audio", required=True, type=Path,
                    help="speech file (wav, flac, ogg, mp3, m4a...; any rate, any channels)")
-    p.add_argument("--out", required=True, type=Path, help="MP4 file to write")
+    p.add_argument("--out", required=True, type=Path,
+                   help="MP4 file to write; with --transparent a .mov (ProRes 4444), .webm "
+                        "(VP9) or a folder (RGBA PNG frames + audio.wav)")
     p.add_argument("--avatar", type=Path,
                    help="avatar folder or .ply (default: assets/default_avatar)")
     p.add_argument("--flame", type=Path, help="FLAME pickle for avatars without their own rig.npz")
@@ -42,7 +44,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--source-rig", type=Path,
                    help="with --retarget: the rig file (.npz/.pkl) the checkpoint or --motion "
                         "uses (default: the checkpoint's rig, e.g. assets/default_avatar/rig.npz)")
-    p.add_argument("--size", type=int, default=512, help="width and height in pixels (default 512)")
+    p.add_argument("--size", type=parse_size, default=(512, 512), metavar="W[xH]",
+                   help="video size in pixels: 512 (square) or 1280x720 (default 512)")
+    p.add_argument("--transparent", action="store_true",
+                   help="a video with an alpha channel (straight alpha: the avatar's coverage) "
+                        "that editors import: --out clip.mov (ProRes 4444 + PCM), clip.webm "
+                        "(VP9 + Opus) or a folder; --background is then ignored")
     p.add_argument("--fps", type=float, default=30.0, help="video frame rate (default 30)")
     p.add_argument("--backend", default="auto", choices=["auto", "cpu", "gsplat"],
                    help="renderer (default: gsplat with CUDA, else cpu)")
@@ -70,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
     from avatar_app.stop_signals import Interrupted, StopRequest, signal_name, stop_signals
 
     job = RenderJob(audio=args.audio, out=args.out, avatar=args.avatar, flame=args.flame,
-                    checkpoint=args.checkpoint, motion=args.motion, size=args.size,
+                    checkpoint=args.checkpoint, motion=args.motion, size=args.size[0],
+                    height=args.size[1], transparent=args.transparent,
                     fps=args.fps, backend=args.backend, device=args.device,
                     background=parse_background(args.background), yaw=args.yaw,
                     pitch=args.pitch, distance=args.distance, idle=not args.no_idle,

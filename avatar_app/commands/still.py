@@ -31,7 +31,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--teeth", action="store_true", help="use GaussianAvatars' teeth extension of FLAME")
     p.add_argument("--backend", default="auto", choices=["auto", "cpu", "gsplat"],
                    help="renderer (default: auto = gsplat with CUDA, else cpu)")
-    p.add_argument("--size", type=int, default=512, help="image width and height in pixels (default 512)")
+    p.add_argument("--size", type=parse_size, default=(512, 512), metavar="W[xH]",
+                   help="image size in pixels: 512 (square) or 1280x720 (default 512)")
+    p.add_argument("--transparent", action="store_true",
+                   help="RGBA PNG: alpha is the avatar's coverage (straight, not premultiplied); "
+                        "--background is then ignored")
     p.add_argument("--yaw", type=float, default=0.0, help="degrees; positive turns towards the subject's left")
     p.add_argument("--pitch", type=float, default=0.0, help="degrees; positive looks from above")
     p.add_argument("--distance", type=float,
@@ -54,6 +58,18 @@ def parse_background(text: str) -> tuple[float, float, float]:
     if len(values) != 3 or not all(0.0 <= v <= 1.0 for v in values):
         raise UserInputError(f"--background wants three numbers in 0..1 like 1,1,1; got {text!r}")
     return values  # type: ignore[return-value]
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'W' or 'WxH' in pixels -> (width, height): argparse's type for `still` and `render`
+    (the range is `check_view_options`'s, with the other numeric options)."""
+    parts = str(text).lower().split("x")
+    try:
+        if len(parts) <= 2:
+            return int(parts[0]), int(parts[-1])
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"wants W or WxH in pixels like 512 or 1280x720; got {text!r}")
 
 
 def _describe_names(names: list[str]) -> str:
@@ -90,9 +106,13 @@ def run(args: argparse.Namespace) -> int:
     from splat.cameras import orbit_camera
     from splat.pipeline import AvatarPipeline
 
-    check_view_options(args.size, args.yaw, args.pitch, args.distance)
+    width, height = args.size
+    check_view_options(width, args.yaw, args.pitch, args.distance, height)
     check_range("--jaw", args.jaw, *JAW_OPEN_RANGE_RAD, "radians")
     background = parse_background(args.background)
+    if args.transparent and args.out.suffix.lower() != ".png":
+        raise UserInputError(f"--out {args.out}: --transparent writes an RGBA PNG; name the "
+                             "file .png (JPEG has no alpha)")
     check_output_file(args.out, IMAGE_SUFFIXES)
     avatar_dir = args.avatar if args.avatar is not None else default_avatar()
 
@@ -107,13 +127,22 @@ def run(args: argparse.Namespace) -> int:
     elif args.expr or args.jaw:
         raise UserInputError("--expr and --jaw need a rigged avatar; this is a plain 3DGS scene")
 
-    target, distance = pipeline.framing(args.framing)
-    camera = orbit_camera(args.yaw, args.pitch, args.distance or distance, target, width=args.size)
-    image, alpha = pipeline.render(params, camera, background)
+    target, distance = pipeline.framing(args.framing, width, height)
+    camera = orbit_camera(args.yaw, args.pitch, args.distance or distance, target, width=width,
+                          height=height)
+    # Transparent: composite over black (premultiplied colour), then divide by alpha.
+    image, alpha = pipeline.render(params, camera, (0.0, 0.0, 0.0) if args.transparent
+                                   else background)
     pipeline.check_visible(alpha, params, "the frame")
-    bgr = np.ascontiguousarray((image[..., ::-1] * 255.0 + 0.5).astype(np.uint8))
-    if not cv2.imwrite(str(args.out), bgr):
+    if args.transparent:
+        from avatar_app.video_out import rgba_straight, to_uint8
+
+        pixels = to_uint8(rgba_straight(image, alpha), 4)[..., [2, 1, 0, 3]]   # BGRA for cv2
+    else:
+        pixels = (image[..., ::-1] * 255.0 + 0.5).astype(np.uint8)
+    if not cv2.imwrite(str(args.out), np.ascontiguousarray(pixels)):
         raise UserInputError(f"could not write {args.out} (use a .png name in a writable folder)")
-    print(f"wrote {args.out} ({args.size}x{args.size}, {len(pipeline.avatar)} Gaussians, "
+    print(f"wrote {args.out} ({width}x{height}{' RGBA' if args.transparent else ''}, "
+          f"{len(pipeline.avatar)} Gaussians, "
           f"{pipeline.backend}, {time.perf_counter() - start:.2f} s)")
     return 0
