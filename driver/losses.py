@@ -4,10 +4,10 @@ Terms: vertex reconstruction, extra weight on the lip vertices, lip contact, vel
 lip-reading. The per-frame terms take an optional (B, T) frame weight (`frame_mean`): pause-only
 real speech is supervised in its pauses only; the sync term is given fully supervised clips only.
 Each term has a weight and a linear warm-up (`start`..`full` steps): the sync loss follows
-Learn2Talk's advice to switch the expert on after reconstruction has settled. The lip-reading
-loss (speech-perception distillation through a rendered mouth and a frozen lip reader) is a
-later issue: its entry exists with weight 0, and asking for a positive weight is refused
-instead of silently training without it.
+Learn2Talk's advice to switch the expert on after reconstruction has settled, and so does the
+lip-reading term (speech-perception distillation: the frozen lip reader's features of
+differentiable mouth renders of the prediction against those of the truth), whose value is
+`driver.lipreading.teacher.LipReadTeacher.loss` because it needs rig parameters, not vertices.
 """
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import torch
 
 from driver.syncnet3d import SyncNet3D, audio_windows, motion_windows, sync_bce
-from splat.errors import UserInputError
 
 MM = 1000.0   # losses in millimetres: metre-scale squared errors are ~1e-6, awkward for Adam
 
@@ -39,15 +38,13 @@ class LossTerm:
 
 
 def build_terms(rec: float, vel: float, sync: float, sync_start: int, sync_full: int,
-                lipread: float, lips: float = 0.0, contact: float = 0.0) -> dict[str, LossTerm]:
+                lipread: float, lips: float = 0.0, contact: float = 0.0, lipread_start: int = 0,
+                lipread_full: int = 0) -> dict[str, LossTerm]:
     """The registry used by the trainer (order = report order)."""
-    if lipread > 0.0:
-        raise UserInputError("the lip-reading loss is not implemented yet (a later issue); "
-                             "train with --lipread-weight 0")
     return {"rec": LossTerm("rec", rec), "lips": LossTerm("lips", lips),
             "contact": LossTerm("contact", contact), "vel": LossTerm("vel", vel),
             "sync": LossTerm("sync", sync, sync_start, sync_full),
-            "lipread": LossTerm("lipread", lipread)}
+            "lipread": LossTerm("lipread", lipread, lipread_start, lipread_full)}
 
 
 def frame_mean(values: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:

@@ -29,7 +29,7 @@ import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -50,6 +50,9 @@ from driver.syncnet3d import SyncNet3D, audio_windows, load_syncnet, log_mel, mo
 from driver.train_config import RegressorTrainConfig, SyncNetConfig
 from driver.training_data import TrainingData
 from splat.errors import UserInputError
+
+if TYPE_CHECKING:
+    from driver.lipreading.teacher import LipReadTeacher
 
 
 # ------------------------------------------------------------------------------ syncnet
@@ -249,9 +252,10 @@ class Objective:
     """The Learn2Talk losses of one step on vertices of the loss space."""
 
     def __init__(self, space: MotionSpace, terms: dict[str, LossTerm],
-                 syncnet: SyncNet3D | None, device: torch.device) -> None:
+                 syncnet: SyncNet3D | None, device: torch.device,
+                 teacher: "LipReadTeacher | None" = None) -> None:
         self.space = space.for_loss().to(device)
-        self.terms, self.syncnet = terms, syncnet
+        self.terms, self.syncnet, self.teacher = terms, syncnet, teacher
         gap = self.space.gap
         self.lips = torch.as_tensor(self.space.lips, device=device)
         self.upper = torch.as_tensor(gap.upper, device=device)
@@ -274,6 +278,8 @@ class Objective:
             lips = self.space.lip_displacements(v_pred[full], [batch.voices[b] for b in full])
             parts["sync"] = sync_loss(self.syncnet, [batch.mels[b] for b in full],
                                       [batch.starts[b] for b in full], lips, 16, generator)
+        if self.teacher is not None and self.terms["lipread"].scale(step) > 0 and full:
+            parts["lipread"] = self.teacher.loss(pred[full], batch.target[full], generator)
         return parts
 
     def total(self, parts: dict[str, torch.Tensor], step: int) -> torch.Tensor:
@@ -337,6 +343,23 @@ def _frozen_syncnet(cfg: RegressorTrainConfig, rig: Any, device: torch.device
     return copy.deepcopy(on_cpu).to(device), on_cpu
 
 
+def _lipread_teacher(cfg: RegressorTrainConfig, space: MotionSpace, device: torch.device
+                     ) -> "LipReadTeacher | None":
+    """The lip-reading teacher when --lipread-weight > 0 (rig-parameter models only: it renders
+    the prediction through the avatar's rig)."""
+    if cfg.lipread_weight <= 0:
+        return None
+    if space.mode != "params":
+        raise UserInputError("--lipread-weight needs a rig-parameter model trained on the "
+                             "project's corpus (the teacher renders the avatar's rig), not "
+                             "VOCASET vertices")
+    from driver.lipreading.teacher import LipReadTeacher
+    from splat.assets_paths import DEFAULT_LIPREADER
+
+    return LipReadTeacher(cfg.lipreader or DEFAULT_LIPREADER, space.data.topology_digest(),
+                          cfg.lipread_size, cfg.lipread_frames, cfg.lipread_clips, device)
+
+
 class RegressorTrainer:
     """One regressor run: set up by the constructor (data, model, optimizer, a resumed or
     `--init` state, random streams, EMA, DDP wrapper, clips), then `run()` repeats `step()`,
@@ -350,8 +373,10 @@ class RegressorTrainer:
         self.space = space = data.space
         self.rig = space.data
         terms = build_terms(cfg.rec_weight, cfg.vel_weight, cfg.sync_weight, cfg.sync_start,
-                            cfg.sync_full, cfg.lipread_weight, cfg.lip_weight, cfg.contact_weight)
+                            cfg.sync_full, cfg.lipread_weight, cfg.lip_weight, cfg.contact_weight,
+                            cfg.lipread_start, cfg.lipread_full)
         syncnet, self.val_syncnet = _frozen_syncnet(cfg, self.rig, self.device)
+        teacher = _lipread_teacher(cfg, space, self.device)
 
         torch.manual_seed(cfg.seed)          # the same initial weights on every rank
         self.model = build_model(space, cfg.d_model, cfg.lookahead_ms)
@@ -377,7 +402,7 @@ class RegressorTrainer:
                                        disable=self.rank != 0)]
         self.val_clips = ([data.load(item) for item in data.items("val", cfg.val_clips)]
                           if self.rank == 0 else [])
-        self.objective = Objective(space, terms, syncnet, self.device)
+        self.objective = Objective(space, terms, syncnet, self.device, teacher)
         cfg.out.mkdir(parents=True, exist_ok=True)
         self.history = cfg.out / "history.jsonl"
         described = data.describe(items)

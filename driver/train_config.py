@@ -77,8 +77,17 @@ class RegressorTrainConfig(DataConfig):
                                       "--syncnet)")
     sync_start: int = option(1000, "step the sync loss starts")
     sync_full: int = option(2000, "step it reaches its weight")
-    lipread_weight: float = option(0.0, "lip-reading distillation weight (not implemented "
-                                        "yet: keep 0)")
+    lipread_weight: float = option(0.0, "weight of the lip-reading teacher: a frozen lip "
+                                        "reader's features of differentiable mouth renders of "
+                                        "the prediction against the truth's (corpus rig only; "
+                                        "costly on a CPU)")
+    lipreader: Path | None = option(None, "frozen lip reader for --lipread-weight (default: "
+                                          "assets/lipreader)")
+    lipread_start: int = option(2000, "step the lip-reading term starts")
+    lipread_full: int = option(3000, "step it reaches its weight")
+    lipread_size: int = 24        # the teacher's render side (upsampled to the reader's input)
+    lipread_frames: int = 8       # frames per rendered window
+    lipread_clips: int = 2        # clips of the batch rendered per step
     sampling_max: float = option(0.5, "final share of decoder inputs taken from its own "
                                       "predictions")
     sampling_ramp: int = option(3000, "steps over which that share rises from 0")

@@ -49,7 +49,9 @@ def matrix_to_quaternion(R: torch.Tensor) -> torch.Tensor:
     m00, m01, m02, m10, m11, m12, m20, m21, m22 = m.unbind(-1)
     sq = torch.stack([1 + m00 + m11 + m22, 1 + m00 - m11 - m22,
                       1 - m00 + m11 - m22, 1 - m00 - m11 + m22], dim=-1)
-    q_abs = torch.sqrt(sq.clamp_min(0.0))                        # 2*|w|, 2*|x|, 2*|y|, 2*|z|
+    # 2*|w|, 2*|x|, 2*|y|, 2*|z|; the floor keeps sqrt's gradient finite where a component is 0
+    # (identity-like frames), which made every gradient through the binding NaN.
+    q_abs = torch.sqrt(sq.clamp_min(1e-12))
     candidates = torch.stack([
         torch.stack([q_abs[..., 0] ** 2, m21 - m12, m02 - m20, m10 - m01], dim=-1),
         torch.stack([m21 - m12, q_abs[..., 1] ** 2, m10 + m01, m02 + m20], dim=-1),

@@ -147,3 +147,48 @@ def test_train_lipreader_flags_fill_its_own_config() -> None:
                               "--views", "2", "--export", "x"])
     cfg = LipReaderConfig(**config_values(LipReaderConfig, args))
     assert (cfg.batch, cfg.views, str(cfg.export)) == (5, 2, "x")
+
+
+def test_torch_rasterizer_matches_the_cpu_renderer_and_passes_gradients() -> None:
+    from driver.lipreading.mouth_view import LUMA, MouthRenderer, MouthView
+    from driver.motion_space import motion_params
+    from splat.assets_paths import DEFAULT_AVATAR
+    from splat.binding import bind_gaussians
+    from splat.render.torch_raster import rasterize
+
+    renderer = MouthRenderer(DEFAULT_AVATAR, size=24)
+    n = renderer.rig_data.n_expr
+    motion = np.zeros((2, n + 3), np.float32)
+    motion[1, n], motion[1, 0] = 0.2, 0.5                    # jaw open, lips parted
+    cpu = renderer.render(motion).astype(np.float32)
+    m = torch.tensor(motion, requires_grad=True)
+    pipe = renderer.pipeline
+    verts = pipe.rig({**pipe.identity, **motion_params(m, n)})
+    image, _ = rasterize(bind_gaussians(pipe.tensors, verts),
+                         renderer.camera(MouthView.canonical()), 1.0)
+    grey = (image @ torch.from_numpy(LUMA)) * 255
+    assert np.abs(grey.detach().numpy() - cpu).mean() < 1.0  # under one 8-bit step on average
+    grey[1].sum().backward()
+    assert torch.isfinite(m.grad).all() and m.grad[1, n].abs() > 0
+    assert m.grad[0].abs().sum() < 1e-4 * m.grad[1].abs().sum()   # frames are independent
+
+
+def test_teacher_loss_is_zero_on_the_truth_and_pulls_a_wrong_mouth(tmp_path) -> None:
+    from driver.lipreading.teacher import LipReadTeacher
+    from splat.assets_paths import DEFAULT_RIG
+    from splat.rig import load_rig_data
+
+    torch.manual_seed(0)
+    save_lipreader(LipReader(48, width=8, hidden=16), tmp_path, {"avatar": "default"})
+    rig = load_rig_data(DEFAULT_RIG)
+    teacher = LipReadTeacher(tmp_path, rig.topology_digest(), size=16, frames=4, clips=1)
+    assert len(teacher.tensors.xyz) < len(teacher.mouth.pipeline.tensors.xyz)   # hidden dropped
+    target = torch.zeros(1, 4, rig.n_expr + 3)
+    target[0, 1:3, rig.n_expr] = 0.2                         # the truth opens the jaw
+    assert teacher.loss(target.clone(), target).item() == pytest.approx(0.0, abs=1e-8)
+    pred = torch.zeros_like(target, requires_grad=True)      # the student keeps it shut
+    loss = teacher.loss(pred, target)
+    loss.backward()
+    assert loss.item() > 0 and torch.isfinite(pred.grad).all() and pred.grad.abs().sum() > 0
+    with pytest.raises(UserInputError, match="another rig"):
+        LipReadTeacher(tmp_path, "V1-F1-000000000000")

@@ -79,15 +79,20 @@ def test_saved_model_is_the_weight_average_and_resumes_with_it(tiny, tmp_path) -
         train_regressor(_config(root, corpus, rig, out=tmp_path / "bad", ema=1.5))
 
 
-def test_resume_without_state_and_lipread_weight_are_refused(tiny, tmp_path) -> None:
+def test_resume_without_state_and_a_foreign_lip_reader_are_refused(tiny, tmp_path) -> None:
+    from driver.lipreading.model import LipReader, save_lipreader
+
     root, corpus, rig = tiny
     with pytest.raises(UserInputError, match="nothing to resume"):
         train_regressor(_config(root, corpus, rig, out=tmp_path / "empty", resume=True))
-    with pytest.raises(UserInputError, match="lip-reading"):
-        build_terms(1.0, 1.0, 0.03, 0, 1, lipread=1e-6)
-    terms = build_terms(1.0, 1.0, 0.03, 10, 20, lipread=0.0)
+    save_lipreader(LipReader(16, 8, 16), tmp_path / "reader", {"avatar": "default"})
+    with pytest.raises(UserInputError, match="another rig's mouth"):   # the tiny rig is not the
+        train_regressor(_config(root, corpus, rig, out=tmp_path / "lr", lipread_weight=1e-6,
+                                lipreader=tmp_path / "reader"))      # reader's avatar's rig
+    terms = build_terms(1.0, 1.0, 0.03, 10, 20, lipread=1e-6, lipread_start=30,
+                        lipread_full=40)
     assert terms["sync"].scale(5) == 0 and terms["sync"].scale(15) == pytest.approx(0.015)
-    assert terms["lipread"].scale(100) == 0.0
+    assert terms["lipread"].scale(20) == 0.0 and terms["lipread"].scale(35) == pytest.approx(5e-7)
 
 
 def test_speech_rig_is_exact_on_its_vertices(tiny) -> None:
