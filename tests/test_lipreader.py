@@ -142,7 +142,7 @@ def test_train_lipreader_flags_fill_its_own_config() -> None:
     parser = main.build_parser(["train"])
     args = parser.parse_args(["train", "--what", "lipreader", "--out", "r"])
     cfg = LipReaderConfig(**config_values(LipReaderConfig, args))
-    assert (cfg.steps, cfg.batch, cfg.max_clips, cfg.size) == (900, 12, 440, 48)
+    assert (cfg.steps, cfg.batch, cfg.max_clips, cfg.size, cfg.pool) == (1500, 8, 220, 48, 2)
     args = parser.parse_args(["train", "--what", "lipreader", "--out", "r", "--batch", "5",
                               "--views", "2", "--export", "x"])
     cfg = LipReaderConfig(**config_values(LipReaderConfig, args))

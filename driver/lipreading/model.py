@@ -1,7 +1,8 @@
 """The lip reader: a small CNN per frame, a temporal convolution and a BiGRU, two CTC heads.
 
 Input is (B, T, S, S) uint8-range grey mouth crops; each clip is standardised by its own mean
-and spread (so exposure and background level carry no information), a 4-layer strided CNN
+and spread (so exposure and background level carry no information), optionally average-pooled
+by `pool` (a CPU budget: the 48 px crops read at 24 px), a 4-layer strided CNN
 turns every frame into a vector, a temporal convolution (5 frames) and a bidirectional GRU read
 the sequence, and two linear heads give per-frame CTC log-probabilities over phones and over
 visemes (index 0 = blank). `features` is the GRU's output: what the lip-reading teacher
@@ -26,9 +27,10 @@ FORMAT = "learn2talk-lipreader"
 class LipReader(nn.Module):
     """Pixels → per-frame phone and viseme log-probabilities (CTC)."""
 
-    def __init__(self, size: int, width: int = 32, hidden: int = 128) -> None:
+    def __init__(self, size: int, width: int = 32, hidden: int = 128, pool: int = 1) -> None:
         super().__init__()
-        self.size, self.width, self.hidden = size, width, hidden
+        self.size, self.width, self.hidden, self.pool = size, width, hidden, pool
+        self.shrink = nn.AvgPool2d(pool) if pool > 1 else nn.Identity()
 
         def block(c_in: int, c_out: int, k: int) -> list[nn.Module]:
             return [nn.Conv2d(c_in, c_out, k, 2, k // 2, bias=False), nn.BatchNorm2d(c_out),
@@ -37,7 +39,7 @@ class LipReader(nn.Module):
         w = width
         self.frame = nn.Sequential(*block(1, w // 2, 5), *block(w // 2, w, 3),
                                    *block(w, 2 * w, 3), *block(2 * w, 3 * w, 3))
-        side = size
+        side = size // pool
         for _ in range(4):
             side = (side + 1) // 2
         self.project = nn.Sequential(nn.Flatten(), nn.Linear(3 * w * side * side, hidden),
@@ -60,7 +62,7 @@ class LipReader(nn.Module):
         """(B, T, S, S) crops → (B, T, 2 * hidden) sequence features."""
         B, T = frames.shape[:2]
         x = self.standardise(frames).reshape(B * T, 1, self.size, self.size)
-        x = self.project(self.frame(x)).reshape(B, T, -1)
+        x = self.project(self.frame(self.shrink(x))).reshape(B, T, -1)
         x = self.temporal(x.transpose(1, 2)).transpose(1, 2)
         return self.gru(x)[0]
 
@@ -80,7 +82,8 @@ def save_lipreader(model: LipReader, folder: Path, info: dict) -> list[Path]:
     save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
               str(weights))
     config.write_text(json.dumps({"format": FORMAT, "size": model.size, "width": model.width,
-                                  "hidden": model.hidden, "phones": list(PHONE_TOKENS),
+                                  "hidden": model.hidden, "pool": model.pool,
+                                  "phones": list(PHONE_TOKENS),
                                   "visemes": list(VISEME_TOKENS), **info}, indent=2) + "\n")
     return [weights, config]
 
@@ -104,14 +107,14 @@ def load_lipreader(folder: Path) -> tuple[LipReader, dict]:
         missing = {"size", "width", "hidden"} - set(config)
         if missing:
             raise ValueError(f"missing {', '.join(sorted(missing))}")
-        check_numbers(config, {"size": (8, 512), "width": (2, 1024), "hidden": (1, 4096)},
-                      int, "config")
+        check_numbers(config, {"size": (8, 512), "width": (2, 1024), "hidden": (1, 4096),
+                               "pool": (1, 8)}, int, "config")
         if (config.get("phones") != list(PHONE_TOKENS)
                 or config.get("visemes") != list(VISEME_TOKENS)):
             raise ValueError("its phone/viseme vocabulary is not this version's")
     except ValueError as exc:
         raise UserInputError(f"{path}: unusable lip-reader config ({exc})") from None
-    model = LipReader(config["size"], config["width"], config["hidden"])
+    model = LipReader(config["size"], config["width"], config["hidden"], config.get("pool", 1))
     weights = folder / WEIGHTS_NAME
     try:
         model.load_state_dict(load_file(str(weights)))

@@ -4,11 +4,11 @@ reader with CTC on phones and visemes, keep the weights that read validation bes
 Training windows of `window` frames are cut at random from the cached clips (a clip drawn in
 proportion to its length); their targets are the phones whose middle falls inside. Validation
 reads whole val clips, canonical and varied views, and the reader with the lowest mean PER is
-the one saved (and exported with `--export`), with its numbers and provenance in the config.
+the one saved (and exported with `--export`), with its numbers and provenance in the config;
+it is saved at every improvement, so a run stopped early still leaves its best reader.
 """
 from __future__ import annotations
 
-import copy
 import json
 import shutil
 import time
@@ -87,7 +87,7 @@ def train_lipreader(cfg: LipReaderConfig) -> dict:
            "varied": load_crops(cfg.crops, "val", "r0")}
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    reader = LipReader(cfg.size)
+    reader = LipReader(cfg.size, pool=cfg.pool)
     opt = torch.optim.Adam(reader.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: 1.0 - 0.95 * min(s, cfg.steps) / max(cfg.steps, 1))
@@ -95,8 +95,20 @@ def train_lipreader(cfg: LipReaderConfig) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     history = out / "history.jsonl"
     best: dict = {"per": float("inf")}
-    best_state = None
     train_start = time.perf_counter()
+    frames_seen = sum(len(c.frames) for c in train)
+
+    def info() -> dict:
+        return {"avatar": ("default" if avatar.resolve() == DEFAULT_AVATAR.resolve()
+                           else str(avatar)),
+                "field_m": FIELD_M, "rig_topology": data.space.data.topology_digest(),
+                "data": data.source, "train_clips": len(train), "train_frames": frames_seen,
+                "val_clips": len(val["canonical"]), "chosen": best,
+                "render_minutes": render_s / 60,
+                "train_minutes": (time.perf_counter() - train_start) / 60,
+                "recipe": {k: str(v) if isinstance(v, Path) else v
+                           for k, v in asdict(cfg).items()}}
+
     bar = tqdm(range(cfg.steps), desc="lipreader", unit="step")
     for step in bar:
         reader.train()
@@ -116,17 +128,8 @@ def train_lipreader(cfg: LipReaderConfig) -> dict:
                 fh.write(json.dumps(metrics) + "\n")
             bar.write(json.dumps(metrics))
             if metrics["per"] < best["per"]:
-                best, best_state = metrics, copy.deepcopy(reader.state_dict())
-    reader.load_state_dict(best_state)
-    train_s = time.perf_counter() - train_start
-    frames_seen = sum(len(c.frames) for c in train)
-    info = {"avatar": "default" if avatar.resolve() == DEFAULT_AVATAR.resolve() else str(avatar),
-            "field_m": FIELD_M, "rig_topology": data.space.data.topology_digest(),
-            "data": data.source, "train_clips": len(train), "train_frames": frames_seen,
-            "val_clips": len(val["canonical"]), "chosen": best,
-            "render_minutes": render_s / 60, "train_minutes": train_s / 60,
-            "recipe": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()}}
-    save_lipreader(reader, out, info)
+                best = metrics
+                save_lipreader(reader, out, info())
     if cfg.export is not None:
         Path(cfg.export).mkdir(parents=True, exist_ok=True)
         for name in ("lipreader.safetensors", "lipreader.json"):
