@@ -11,13 +11,15 @@ from __future__ import annotations
 import math
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.signal import resample_poly
 
 from driver.audio import SAMPLE_RATE
 from splat.errors import UserInputError
+
+CAPTURE_RATE = 48000   # the microphone's preferred rate (recordings keep it)
 
 
 @dataclass
@@ -30,6 +32,23 @@ class AudioChunk:
     samples: np.ndarray
     t_capture: float
     t_arrived: float | None = None
+    capture: "CaptureAudio | None" = None  # the same audio at the device's own rate
+
+    def silenced(self) -> "AudioChunk":
+        """The same chunk with silence in it (mute keeps the timeline, drops the sound)."""
+        capture = None if self.capture is None else CaptureAudio(
+            np.zeros_like(self.capture.samples), self.capture.t_capture, self.capture.rate)
+        return replace(self, samples=np.zeros_like(self.samples), capture=capture)
+
+
+@dataclass
+class CaptureAudio:
+    """Samples at the device's own rate (what a recording keeps) and the first one's capture
+    time; the 16 kHz AudioChunk they came with is what the model hears."""
+
+    samples: np.ndarray
+    t_capture: float
+    rate: int
 
 
 @dataclass
@@ -181,12 +200,17 @@ class RingSource:
         self._ring: CaptureRing | None = None
         self._resampler: StreamResampler | None = None
         self._read_pos = 0
+        self._held: CaptureAudio | None = None  # device-rate audio the resampler has not emitted
         self.error: str = ""  # set when the source stopped on its own (device lost, file end)
+        # Input gain (linear), applied where captured audio enters the app: everything read
+        # (the model, the gate, the recording) and the level meter; the window's gain slider.
+        self.gain = 1.0
 
     def _attach(self, rate: int, seconds: float = 10.0) -> None:
         self._ring = CaptureRing(rate, seconds)
         self._resampler = StreamResampler(rate)
         self._read_pos = 0
+        self._held = None
 
     def read(self, timeout: float = 0.02) -> AudioChunk | None:
         """New audio since the last call, resampled to 16 kHz; None when nothing arrived."""
@@ -197,11 +221,24 @@ class RingSource:
         raw, start = ring.read_from(self._read_pos)
         if start != self._read_pos:  # reader fell behind: restart the resampler's history
             rs.reset(start)
+            self._held = None
         self._read_pos = start + len(raw)
+        if self.gain != 1.0:
+            raw = np.clip(raw * np.float32(self.gain), -1.0, 1.0)
+        held = self._held
+        self._held = capture = CaptureAudio(raw, ring.stamp_at(start), int(ring.rate)) if held is None \
+            else CaptureAudio(np.concatenate([held.samples, raw]), held.t_capture, held.rate)
         out, first_in = rs.process(raw)
         if len(out) == 0:
             return None
-        return AudioChunk(out, ring.stamp_at(max(first_in, 0.0)), ring.arrival_at(self._read_pos - 1))
+        self._held = None
+        return AudioChunk(out, ring.stamp_at(max(first_in, 0.0)), ring.arrival_at(self._read_pos - 1),
+                          capture=capture)
+
+    @property
+    def capture_rate(self) -> int | None:
+        """The device's sample rate (None before it started): what recordings keep."""
+        return int(self._ring.rate) if self._ring is not None else None
 
     @property
     def captured(self) -> int:
@@ -218,6 +255,7 @@ class RingSource:
         x = self._ring.latest(int(self._ring.rate * seconds))
         if len(x) == 0:
             return -100.0
+        x = np.clip(x * np.float32(self.gain), -1.0, 1.0)
         return float(20 * np.log10(max(float(np.sqrt(np.mean(x * x))), 1e-5)))
 
 
@@ -249,21 +287,6 @@ def list_input_devices() -> list[InputDevice]:
             for i, d in enumerate(devices) if d["max_input_channels"] > 0]
 
 
-def list_input_devices_within(timeout: float = 2.0) -> tuple[list[InputDevice], str]:
-    """`list_input_devices` on a worker thread: (devices, "") or ([], why) when the sound
-    server does not answer in time (PortAudio initialises against it and would block the
-    window's start for as long as the server hangs)."""
-    found: list[list[InputDevice]] = []
-    thread = threading.Thread(target=lambda: found.append(list_input_devices()),
-                              name="audio-devices", daemon=True)
-    thread.start()
-    thread.join(timeout)
-    if found:
-        return found[0], ""
-    return [], (f"the sound server did not answer within {timeout:g} s: no microphones "
-                "listed ('Play file' still works)")
-
-
 class AudioInput(RingSource):
     """A running microphone stream; `lost` turns true when the device goes away mid-run.
 
@@ -290,14 +313,15 @@ class AudioInput(RingSource):
         self._max_delay = 0.5  # ADC delays above this are not believed (set from the stream)
 
     def start(self) -> None:
-        """Open the device at 16 kHz if it can, else at its own rate (resampled on read)."""
+        """Open the device at 48 kHz where it can (recordings keep that quality; the model's
+        16 kHz is resampled on read with a 1.4 ms filter pad), else at 16 kHz, else at its own
+        rate."""
         sd = _sd()
         devices = list_input_devices()
         if not devices:
             raise UserInputError("no microphone found (use 'play file' mode instead)")
         chosen = self._pick(devices)
-        rates = [SAMPLE_RATE] + ([int(chosen.default_rate)]
-                                 if int(chosen.default_rate) != SAMPLE_RATE else [])
+        rates = list(dict.fromkeys([CAPTURE_RATE, SAMPLE_RATE, int(chosen.default_rate)]))
         last_error: Exception | None = None
         for rate in rates:
             self._attach(rate)

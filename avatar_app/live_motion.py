@@ -141,9 +141,10 @@ class DriverWorker(threading.Thread):
             if chunk is None:
                 continue
             t_read = time.monotonic()
-            samples = np.zeros_like(chunk.samples) if self.muted else chunk.samples
-            self.on_audio(AudioChunk(samples, chunk.t_capture))
-            self.drive(samples, chunk.t_capture, chunk.t_arrived, t_read)
+            if self.muted:
+                chunk = chunk.silenced()
+            self.on_audio(chunk)
+            self.drive(chunk.samples, chunk.t_capture, chunk.t_arrived, t_read)
 
     def drive(self, samples: np.ndarray, t_capture: float, t_arrived: float | None = None,
               t_read: float | None = None) -> None:

@@ -43,6 +43,7 @@ class RenderOptions:
     delay_s: float = 0.0
     expression_intensity: float = 1.0
     jaw_manual: float = 0.0  # extra jaw opening (rad) from the pose slider
+    expr_manual: tuple[float, ...] = ()  # per-expression offsets from the Pose tab's sliders
     blink: float = 1.0  # idle strengths; 0 turns a motion off
     gaze: float = 1.0
     sway: float = 1.0
@@ -58,6 +59,7 @@ class RenderedFrame:
     render_ms: float
     seq: int = 0
     stamps: FrameStamps | None = None  # where its latency went (speech-driven frames only)
+    params: dict[str, np.ndarray] | None = None  # the rig parameters shown (recorded motion)
 
 
 @dataclass
@@ -85,10 +87,16 @@ def scale_speech(frame: MotionFrame, k: float) -> MotionFrame:
                    jaw_pose=np.asarray(frame.jaw_pose, np.float32) * k)
 
 
-def frame_params(frame: MotionFrame, jaw_manual: float) -> dict[str, np.ndarray]:
-    """Rig parameters for the pipeline, with the manual jaw slider added to the jaw opening."""
+def frame_params(frame: MotionFrame, jaw_manual: float,
+                 expr_manual: tuple[float, ...] = ()) -> dict[str, np.ndarray]:
+    """Rig parameters for the pipeline, with the manual jaw slider added to the jaw opening
+    and the Pose tab's expression sliders to the expressions."""
     params = {k: np.asarray(v, np.float32) for k, v in frame.params().items()}
     params["jaw_pose"] = params["jaw_pose"] + np.array([jaw_manual, 0.0, 0.0], np.float32)
+    if expr_manual:
+        n = min(len(expr_manual), len(params["expr"]))
+        params["expr"] = params["expr"].copy()
+        params["expr"][:n] += np.asarray(expr_manual[:n], np.float32)
     return params
 
 
@@ -214,7 +222,7 @@ class RenderWorker(threading.Thread):
         idle = self._idle_for(opts)
         if idle is not None:
             frame = idle.apply(frame, tf.energy if fresh else 0.0)
-        params = frame_params(frame, opts.jaw_manual)
+        params = frame_params(frame, opts.jaw_manual, opts.expr_manual)
         camera = self.camera_fn(opts.size)
         start = time.perf_counter()
         bg = (0.0, 0.0, 0.0) if opts.transparent else opts.background
@@ -229,4 +237,4 @@ class RenderWorker(threading.Thread):
             stamps = replace(tf.stamps, render_start=now, ready=ready,
                              rig_bind_s=timings.get("rig+bind", 0.0))
         return RenderedFrame(rgba, tf.t_capture if fresh else None, ready, self.render_ms,
-                             self._seq, stamps)
+                             self._seq, stamps, params=params)

@@ -167,9 +167,11 @@ class LiveSession:
     def infer_ms(self) -> float:
         return self.worker.infer_ms if self.worker is not None else 0.0
 
-    def start_recording(self, path: str) -> None:
+    def start_recording(self, path: str, **options) -> None:
+        """Record what is shown from now on; `options` are the Recorder's (capture rate,
+        motion file beside the video, alpha)."""
         self.stop_recording()
-        self.recorder = Recorder(path, self.options.size)
+        self.recorder = Recorder(path, self.options.size, **options)
         self.renderer.recorder = self.recorder
 
     def stop_recording(self) -> str | None:

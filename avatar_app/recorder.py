@@ -1,16 +1,21 @@
-"""Recording the live window: what is shown plus the audio that drove it, as one MP4."""
+"""Recording the live window: what is shown plus the audio that drove it, as one video file
+(an MP4, or with a transparent background a ProRes 4444 `.mov` that keeps the alpha), and the
+motion shown as a motion file beside it (`driver.motion_files`)."""
 from __future__ import annotations
 
 import threading
 import time
 from collections import deque
+from pathlib import Path
 
 import numpy as np
 
-from avatar_app.audio_in import AudioChunk
+from avatar_app.audio_in import AudioChunk, CaptureAudio, StreamResampler
 from avatar_app.live_render import RenderedFrame
-from avatar_app.mp4_writer import Mp4WriteError, Mp4Writer
+from avatar_app.mp4_writer import Mp4Writer
 from driver.audio import MOTION_FPS, SAMPLE_RATE
+from driver.motion import MotionFrame
+from splat.errors import UserInputError
 
 
 class Recorder:
@@ -26,15 +31,45 @@ class Recorder:
 
     A write error (disk full) must not kill the render worker: the writer keeps what is
     complete, the recorder closes itself and `error` holds the message for the window.
+
+    The sound is kept at `sample_rate` (the window passes the microphone's own rate, so a
+    48 kHz capture is recorded at 48 kHz, not at the model's 16 kHz); audio of another rate
+    (a 16 kHz file player, a chunk without device-rate samples) is resampled to it. With a
+    `motion_suffix` (".npz", ".csv", ".json") the rig parameters of every recorded frame,
+    on the same clock, are written beside the video at close (same name, that suffix);
+    `extra_files` lists it, `motion_error` says why it could not be written. With `alpha`
+    (the window's transparent background) the video is a `.mov` beside `path`'s name, ProRes
+    4444 with the straight alpha of every frame and PCM sound (`video_out.AlphaVideoWriter`),
+    which video editors import with its transparency.
     """
 
-    def __init__(self, path: str, size: int, fps: int = MOTION_FPS) -> None:
-        self.path = path
+    def __init__(self, path: str, size: int, fps: int = MOTION_FPS, *,
+                 sample_rate: int | None = None, motion_suffix: str = "",
+                 expr_names: list[str] | tuple[str, ...] = (), rig_id: str = "",
+                 alpha: bool = False) -> None:
+        self.path = str(Path(path).with_suffix(".mov")) if alpha else path
         self.size = size
+        self.alpha = alpha
         self.t_start = time.monotonic()
-        self._writer = Mp4Writer(path, size, size, fps, sample_rate=SAMPLE_RATE)
+        if alpha:
+            from avatar_app.video_out import audio_rate_for, open_video_writer
+
+            self.sample_rate = audio_rate_for(self.path, int(sample_rate or SAMPLE_RATE))
+            self._writer = open_video_writer(self.path, size, size, fps, self.sample_rate, alpha=True)
+        else:
+            self.sample_rate = int(sample_rate or SAMPLE_RATE)
+            self._writer = Mp4Writer(path, size, size, fps, sample_rate=self.sample_rate)
         self._lock = threading.Lock()
-        self._audio: deque[AudioChunk] = deque()
+        self._audio: deque[CaptureAudio] = deque()
+        self._resampler: StreamResampler | None = None   # for audio of another rate
+        self._resampler_rate = 0
+        self._in_index = 0   # input samples the resampler has been given
+        self.motion_path = str(Path(path).with_suffix(motion_suffix)) if motion_suffix else ""
+        self._expr_names = list(expr_names)
+        self._rig_id = rig_id
+        self._motion: list[MotionFrame] = []
+        self.extra_files: list[str] = []
+        self.motion_error = ""
         self._last_video = -1.0
         self.frames = 0
         self.closed = False
@@ -42,21 +77,38 @@ class Recorder:
         self.padded_s = 0.0  # silence added at close where the audio had not caught up
 
     def add_audio(self, chunk: AudioChunk) -> None:
+        """Audio the avatar heard: its device-rate samples when it has them, else the 16 kHz."""
+        audio = chunk.capture or CaptureAudio(chunk.samples, chunk.t_capture, SAMPLE_RATE)
         with self._lock:
-            if not self.closed:
-                self._audio.append(chunk)
+            if self.closed:
+                return
+            if audio.rate != self.sample_rate:
+                audio = self._resample(audio)
+            if len(audio.samples):
+                self._audio.append(audio)
+
+    def _resample(self, audio: CaptureAudio) -> CaptureAudio:
+        """To the file's rate, seamlessly across chunks (StreamResampler keeps the history);
+        the output is stamped by where its first sample sits in the input."""
+        if self._resampler is None or self._resampler_rate != audio.rate:
+            self._resampler = StreamResampler(audio.rate, self.sample_rate)
+            self._resampler_rate, self._in_index = audio.rate, 0
+        first = self._in_index
+        self._in_index += len(audio.samples)
+        out, first_in = self._resampler.process(audio.samples)
+        return CaptureAudio(out, audio.t_capture + (first_in - first) / audio.rate, self.sample_rate)
 
     def add_frame(self, frame: RenderedFrame) -> None:
         t = (frame.t_capture if frame.t_capture is not None else frame.t_ready) - self.t_start
         with self._lock:
             if self.closed or t < 0 or t <= self._last_video + 1e-3:
                 return
-            rgb = frame.rgba[..., :3]
-            if rgb.shape[0] != self.size:
+            pixels = frame.rgba if self.alpha else frame.rgba[..., :3]   # straight alpha kept
+            if pixels.shape[0] != self.size:
                 import cv2
 
-                rgb = cv2.resize(rgb, (self.size, self.size), interpolation=cv2.INTER_AREA)
-            image = (rgb * 255.0 + 0.5).astype(np.uint8)
+                pixels = cv2.resize(pixels, (self.size, self.size), interpolation=cv2.INTER_AREA)
+            image = (np.clip(pixels, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
             try:
                 if self.frames == 0 and t > 0:   # a picture from 0 s, where the audio starts
                     self._writer.write_frame(image, 0.0)
@@ -64,8 +116,13 @@ class Recorder:
                 self._writer.write_frame(image, t)
                 self._last_video = t
                 self.frames += 1
+                if self.motion_path and frame.params is not None:
+                    if not self._motion:   # the picture at 0 s shows this motion too
+                        self._motion.append(MotionFrame(t=0.0, **frame.params))
+                    if t > 0:
+                        self._motion.append(MotionFrame(t=t, **frame.params))
                 self._flush_audio(self._last_video + 1.0 / MOTION_FPS)
-            except Mp4WriteError as exc:
+            except UserInputError as exc:   # Mp4WriteError, or the alpha writer's failure
                 self.error, self.closed = str(exc), True
 
     def _flush_audio(self, until: float) -> None:
@@ -75,16 +132,16 @@ class Recorder:
             if t0 >= until:
                 return
             self._audio.popleft()
-            samples = chunk.samples
+            samples, rate = chunk.samples, self.sample_rate
             if t0 < 0:  # captured before the start: keep only the part after it
-                samples = samples[int(round(-t0 * SAMPLE_RATE)):]
+                samples = samples[int(round(-t0 * rate)):]
                 t0 = 0.0
-            keep = int(round((until - t0) * SAMPLE_RATE))
+            keep = int(round((until - t0) * rate))
             if keep <= 0:  # under half a sample before `until`: it belongs to the next frame
-                self._audio.appendleft(AudioChunk(samples, self.t_start + t0))
+                self._audio.appendleft(CaptureAudio(samples, self.t_start + t0, rate))
                 return
             if keep < len(samples):  # the rest waits for the next frame
-                self._audio.appendleft(AudioChunk(samples[keep:], self.t_start + t0 + keep / SAMPLE_RATE))
+                self._audio.appendleft(CaptureAudio(samples[keep:], self.t_start + t0 + keep / rate, rate))
                 samples = samples[:keep]
             if len(samples):
                 self._writer.write_audio(samples, t0)
@@ -104,12 +161,27 @@ class Recorder:
                     if self.frames:
                         end = self._last_video + 1.0 / MOTION_FPS
                         self._flush_audio(end)
-                        self.padded_s = max(end - self._writer.audio_end, 0.0)
+                        self.padded_s = max(end - getattr(self._writer, "audio_end", end), 0.0)
                         self._writer.write_audio(np.zeros(0, np.float32), end)
                     self._writer.close()
-                except Mp4WriteError as exc:
+                except UserInputError as exc:
                     self.error = str(exc)
+                self._write_motion()
         return self.path
+
+    def _write_motion(self) -> None:
+        """The recorded frames' rig parameters beside the video (a failure is a message)."""
+        if not self.motion_path or not self._motion:
+            return
+        from driver.motion_files import write_motion
+
+        try:
+            write_motion(self.motion_path, self._motion, self._expr_names, fps=MOTION_FPS,
+                         rig_id=self._rig_id)
+            self.extra_files.append(self.motion_path)
+        except UserInputError as exc:
+            self.motion_error = f"motion not saved: {exc}"
+        self._motion = []
 
     @property
     def seconds(self) -> float:

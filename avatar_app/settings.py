@@ -9,11 +9,13 @@ because a settings file must not be a way to brick the window.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from avatar_app.vad import GATE_MODES
 from splat.user_dirs import config_dir
 
 
@@ -27,7 +29,9 @@ class Settings:
     checkpoint: str = ""  # "" = the embedded default model
     backend: str = "auto"
     render_size: int = 512
-    expression_intensity: float = 1.0
+    expression_intensity: float = 1.0  # lip-sync strength: scales speech expressions and jaw
+    smoothing_ms: float = 0.0  # one-pole time constant on the speech motion; 0 = off
+    input_gain_db: float = 0.0  # applied to captured audio before the gate, model and meter
     blink: bool = True
     blink_strength: float = 1.0
     gaze: bool = True
@@ -38,10 +42,30 @@ class Settings:
     transparent: bool = False
     display_delay_ms: float = 0.0
     gate_mode: str = "voice"  # off | noise | voice
-    gate_threshold_db: float = -45.0
+    gate_threshold_db: float = -45.0  # noise gate: opening level
+    voice_threshold: float = 0.5  # voice gate: speech probability that opens it
     muted: bool = False
     audio_file: str = ""
     record_dir: str = ""  # "" = the current working directory
+    record_motion: str = ".npz"  # motion file written beside each recording ("" = none)
+    motion_file: str = ""  # last motion file played
+
+
+# String settings a control picks from a fixed list: anything else in the file is dropped.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "gate_mode": GATE_MODES,
+    "backend": ("auto", "cpu", "gsplat"),   # splat.render.BACKENDS (importing it loads torch)
+    "record_motion": ("", ".npz", ".csv", ".json"),
+}
+# Numeric settings a slider sets: a value outside the slider's range falls back too.
+RANGES: dict[str, tuple[float, float]] = {
+    "input_gain_db": (-20.0, 30.0),
+    "smoothing_ms": (0.0, 300.0),
+    "expression_intensity": (0.0, 2.0),
+    "gate_threshold_db": (-70.0, -10.0),
+    "voice_threshold": (0.05, 0.95),
+    "display_delay_ms": (0.0, 500.0),
+}
 
 
 def settings_path() -> Path:
@@ -72,6 +96,11 @@ def load_settings(path: Path | None = None) -> Settings:
                 isinstance(v, (int, float)) for v in value)
         else:
             ok = isinstance(value, type(default))
+        if ok and f.name in CHOICES:
+            ok = value in CHOICES[f.name]
+        if ok and f.name in RANGES:
+            lo, hi = RANGES[f.name]
+            ok = math.isfinite(value) and lo <= value <= hi
         if ok:
             setattr(settings, f.name, value)
     return settings

@@ -79,8 +79,7 @@ class VoiceGate:
                                  "(pip install silero-vad); use the noise gate instead") from exc
         self._torch = torch
         self._model = load_silero_vad()  # TorchScript file inside the wheel: works offline
-        self.threshold = threshold
-        self.close_threshold = max(threshold - 0.15, 0.05)
+        self.set_threshold(threshold)
         self.hold = int(hold_s * SAMPLE_RATE)
         self.is_open = False
         self.probability = 0.0
@@ -91,6 +90,11 @@ class VoiceGate:
     def pending(self) -> int:
         """Input samples held back until a window completes (the output's lag)."""
         return len(self._pending)
+
+    def set_threshold(self, threshold: float) -> None:
+        """Speech probability that opens the gate; it closes 0.15 lower (hysteresis)."""
+        self.threshold = float(threshold)
+        self.close_threshold = max(self.threshold - 0.15, 0.05)
 
     def process(self, block: np.ndarray) -> np.ndarray:
         """Return gated audio for every complete 512-sample window seen so far."""
@@ -113,14 +117,17 @@ class VoiceGate:
         return out
 
 
-def make_gate(mode: str, threshold_db: float = -45.0) -> EnergyGate | VoiceGate | None:
-    """The gate for a GUI/settings mode name; None means audio passes untouched."""
+def make_gate(mode: str, threshold_db: float = -45.0,
+              voice_threshold: float = 0.5) -> EnergyGate | VoiceGate | None:
+    """The gate for a GUI/settings mode name; None means audio passes untouched.
+    `threshold_db` is the noise gate's opening level, `voice_threshold` the voice gate's
+    speech probability (each mode has its own knob, so the window's slider always acts)."""
     if mode == "off":
         return None
     if mode == "noise":
         return EnergyGate(open_db=threshold_db)
     if mode == "voice":
-        return VoiceGate()
+        return VoiceGate(threshold=voice_threshold)
     raise UserInputError(f"unknown gate mode '{mode}' (choose from {', '.join(GATE_MODES)})")
 
 

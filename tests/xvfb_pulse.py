@@ -7,6 +7,7 @@ number) and stops exactly the process it started.
 """
 from __future__ import annotations
 
+import ctypes.util
 import os
 import shutil
 import signal
@@ -20,6 +21,7 @@ from typing import Iterator
 import numpy as np
 
 XVFB_MISSING = shutil.which("Xvfb") is None
+XTEST_MISSING = ctypes.util.find_library("Xtst") is None   # keyboard events for hotkey tests
 PULSE_MISSING = any(shutil.which(b) is None for b in ("pulseaudio", "pactl", "paplay"))
 TTS = shutil.which("espeak-ng") or shutil.which("flite")
 
@@ -128,65 +130,110 @@ def frozen_pulse(env: dict[str, str]) -> Iterator[None]:
         os.kill(pid, signal.SIGCONT)
 
 
-def close_window(display: str, title: str, timeout: float = 10.0) -> None:
-    """Ask the X11 window called `title` to close, as a window manager's close button does
-    (a WM_PROTOCOLS / WM_DELETE_WINDOW client message), through Xlib via ctypes."""
-    import ctypes
-    import ctypes.util
+class _X11:
+    """The few Xlib (and XTest) calls the window helpers need, through ctypes."""
 
-    x11 = ctypes.CDLL(ctypes.util.find_library("X11"))
-    x11.XOpenDisplay.restype = ctypes.c_void_p
-    x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
-    x11.XDefaultRootWindow.restype = ctypes.c_ulong
-    x11.XDefaultRootWindow.argtypes = [ctypes.c_void_p]
-    x11.XInternAtom.restype = ctypes.c_ulong
-    x11.XInternAtom.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
-    x11.XQueryTree.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.POINTER(ctypes.c_ulong),
-                               ctypes.POINTER(ctypes.c_ulong),
-                               ctypes.POINTER(ctypes.POINTER(ctypes.c_ulong)),
-                               ctypes.POINTER(ctypes.c_uint)]
-    x11.XFetchName.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.POINTER(ctypes.c_char_p)]
-    x11.XSendEvent.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_long,
-                               ctypes.c_void_p]
-    x11.XFlush.argtypes = x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
+    def __init__(self, display: str) -> None:
+        import ctypes
+        import ctypes.util
 
-    class ClientMessage(ctypes.Structure):
-        _fields_ = [("type", ctypes.c_int), ("serial", ctypes.c_ulong),
-                    ("send_event", ctypes.c_int), ("display", ctypes.c_void_p),
-                    ("window", ctypes.c_ulong), ("message_type", ctypes.c_ulong),
-                    ("format", ctypes.c_int), ("data", ctypes.c_long * 5)]
+        self.c = ctypes
+        x11 = self.x11 = ctypes.CDLL(ctypes.util.find_library("X11"))
+        x11.XOpenDisplay.restype = ctypes.c_void_p
+        x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
+        x11.XDefaultRootWindow.restype = ctypes.c_ulong
+        x11.XDefaultRootWindow.argtypes = [ctypes.c_void_p]
+        x11.XInternAtom.restype = ctypes.c_ulong
+        x11.XInternAtom.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+        x11.XQueryTree.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.POINTER(ctypes.c_ulong),
+                                   ctypes.POINTER(ctypes.c_ulong),
+                                   ctypes.POINTER(ctypes.POINTER(ctypes.c_ulong)),
+                                   ctypes.POINTER(ctypes.c_uint)]
+        x11.XFetchName.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.POINTER(ctypes.c_char_p)]
+        x11.XSendEvent.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_long,
+                                   ctypes.c_void_p]
+        x11.XSetInputFocus.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_ulong]
+        x11.XStringToKeysym.restype = ctypes.c_ulong
+        x11.XStringToKeysym.argtypes = [ctypes.c_char_p]
+        x11.XKeysymToKeycode.restype = ctypes.c_ubyte
+        x11.XKeysymToKeycode.argtypes = [ctypes.c_void_p, ctypes.c_ulong]
+        x11.XFlush.argtypes = x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
+        self.dpy = x11.XOpenDisplay(display.encode())
+        if not self.dpy:
+            raise RuntimeError(f"cannot open display {display}")
 
-    class XEvent(ctypes.Union):
-        _fields_ = [("xclient", ClientMessage), ("pad", ctypes.c_long * 24)]
-
-    dpy = x11.XOpenDisplay(display.encode())
-    if not dpy:
-        raise RuntimeError(f"cannot open display {display}")
-    try:
+    def find_window(self, title: str, timeout: float = 10.0) -> int:
+        c, x11 = self.c, self.x11
         deadline = time.time() + timeout
         while True:
-            root, parent = ctypes.c_ulong(), ctypes.c_ulong()
-            children, n = ctypes.POINTER(ctypes.c_ulong)(), ctypes.c_uint()
-            x11.XQueryTree(dpy, x11.XDefaultRootWindow(dpy), ctypes.byref(root),
-                           ctypes.byref(parent), ctypes.byref(children), ctypes.byref(n))
+            root, parent = c.c_ulong(), c.c_ulong()
+            children, n = c.POINTER(c.c_ulong)(), c.c_uint()
+            x11.XQueryTree(self.dpy, x11.XDefaultRootWindow(self.dpy), c.byref(root),
+                           c.byref(parent), c.byref(children), c.byref(n))
             window = None
             for i in range(n.value):
-                name = ctypes.c_char_p()
-                if x11.XFetchName(dpy, children[i], ctypes.byref(name)) and name.value == title.encode():
+                name = c.c_char_p()
+                if x11.XFetchName(self.dpy, children[i], c.byref(name)) and name.value == title.encode():
                     window = children[i]
             if children:
                 x11.XFree(children)
             if window is not None:
-                break
+                return window
             if time.time() > deadline:
-                raise RuntimeError(f"no window called {title!r} on {display}")
+                raise RuntimeError(f"no window called {title!r}")
             time.sleep(0.1)
+
+    def close(self) -> None:
+        self.x11.XCloseDisplay(self.dpy)
+
+
+def close_window(display: str, title: str, timeout: float = 10.0) -> None:
+    """Ask the X11 window called `title` to close, as a window manager's close button does
+    (a WM_PROTOCOLS / WM_DELETE_WINDOW client message), through Xlib via ctypes."""
+    x = _X11(display)
+    c, x11 = x.c, x.x11
+
+    class ClientMessage(c.Structure):
+        _fields_ = [("type", c.c_int), ("serial", c.c_ulong),
+                    ("send_event", c.c_int), ("display", c.c_void_p),
+                    ("window", c.c_ulong), ("message_type", c.c_ulong),
+                    ("format", c.c_int), ("data", c.c_long * 5)]
+
+    class XEvent(c.Union):
+        _fields_ = [("xclient", ClientMessage), ("pad", c.c_long * 24)]
+
+    try:
+        window = x.find_window(title, timeout)
         event = XEvent()
         msg = event.xclient
         msg.type, msg.window, msg.format = 33, window, 32          # 33 = ClientMessage
-        msg.message_type = x11.XInternAtom(dpy, b"WM_PROTOCOLS", 0)
-        msg.data[0] = x11.XInternAtom(dpy, b"WM_DELETE_WINDOW", 0)
-        x11.XSendEvent(dpy, window, 0, 0, ctypes.byref(event))
-        x11.XFlush(dpy)
+        msg.message_type = x11.XInternAtom(x.dpy, b"WM_PROTOCOLS", 0)
+        msg.data[0] = x11.XInternAtom(x.dpy, b"WM_DELETE_WINDOW", 0)
+        x11.XSendEvent(x.dpy, window, 0, 0, c.byref(event))
+        x11.XFlush(x.dpy)
     finally:
-        x11.XCloseDisplay(dpy)
+        x.close()
+
+
+def press_keys(display: str, title: str, keys: list[str], gap_s: float = 0.4) -> None:
+    """Type `keys` (X keysym names: "space", "r", ...) into the window called `title` as a
+    keyboard would: focus it, then real key press/release events through the XTEST
+    extension (what xdotool does), `gap_s` apart so a slow GUI frame sees each one."""
+    import ctypes
+    import ctypes.util
+
+    x = _X11(display)
+    xtst = ctypes.CDLL(ctypes.util.find_library("Xtst"))
+    xtst.XTestFakeKeyEvent.argtypes = [ctypes.c_void_p, ctypes.c_uint, ctypes.c_int, ctypes.c_ulong]
+    try:
+        window = x.find_window(title)
+        x.x11.XSetInputFocus(x.dpy, window, 2, 0)   # RevertToParent, CurrentTime
+        x.x11.XFlush(x.dpy)
+        for key in keys:
+            code = x.x11.XKeysymToKeycode(x.dpy, x.x11.XStringToKeysym(key.encode()))
+            for down in (1, 0):
+                xtst.XTestFakeKeyEvent(x.dpy, code, down, 0)
+                x.x11.XFlush(x.dpy)
+                time.sleep(0.15 if down else gap_s)
+    finally:
+        x.close()

@@ -23,7 +23,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, help="render resolution in pixels (square)")
     p.add_argument("--script", help="JSON list of scripted steps (tests, screenshots)")
     p.add_argument("--screenshot", help="save a window screenshot PNG once the avatar shows, then quit")
-    p.add_argument("--window", default="1280x860", help="window size WxH")
+    p.add_argument("--window", default="1280x720",
+                   help="window size WxH (the default fits a 1366x768 screen)")
+    p.add_argument("--virtual-camera", action="store_true",
+                   help="also send the view to an OS virtual camera (needs pyvirtualcam + "
+                        "v4l2loopback on Linux, OBS Virtual Camera on Windows/macOS)")
     p.set_defaults(func=run)
 
 
@@ -43,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         w, h = (int(v) for v in args.window.lower().split("x"))
     except ValueError:
-        raise UserInputError(f"--window must look like 1280x860, not {args.window!r}") from None
+        raise UserInputError(f"--window must look like 1280x720, not {args.window!r}") from None
     if args.size is not None and not 64 <= args.size <= 2048:
         raise UserInputError("--size must be between 64 and 2048")
     from driver.devices import resolve_device
@@ -51,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
     resolve_device(args.device)   # a bad --device is refused before the window opens
     app = AvatarApp(AppOptions(avatar=args.avatar, flame=args.flame, checkpoint=args.checkpoint,
                                backend=args.backend, device=args.device, size=args.size,
-                               script=script, width=w, height=h))
+                               script=script, width=w, height=h,
+                               virtual_camera=args.virtual_camera))
 
     from avatar_app.stop_signals import StopRequest, signal_name, stop_signals
 

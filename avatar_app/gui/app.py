@@ -1,9 +1,11 @@
 """The live window: viewport with the rendered avatar, audio/avatar/controls panels, status.
 
-The GUI thread only builds widgets, uploads finished images (raw float texture, pointer swap)
-and reacts to input; loading, inference and rendering happen on other threads (see
-live_session). dearpygui runs widget callbacks on its own worker thread, so callbacks only set
-state or start work; the main loop applies results.
+The GUI thread only builds widgets (gui.layout), uploads finished images (raw float texture,
+pointer swap) and reacts to input; loading, inference and rendering happen on other threads
+(see live_session). dearpygui runs widget callbacks on its own worker thread, so callbacks only
+set state or start work; the main loop applies results. Device re-scans (gui.devices), motion
+file playback (gui.motion_playback), hotkeys (gui.hotkeys) and the virtual camera
+(avatar_app.virtual_camera) are driven from `tick`.
 """
 from __future__ import annotations
 
@@ -17,21 +19,27 @@ from pathlib import Path
 import numpy as np
 
 from avatar_app import settings as settings_mod
-from avatar_app.audio_in import AudioInput, DeviceOpener, list_input_devices_within
-from avatar_app.gui.orbit import PRESETS, OrbitView
+from avatar_app.audio_in import CAPTURE_RATE, AudioInput, DeviceOpener
+from avatar_app.gui import hotkeys, layout
+from avatar_app.gui.devices import DeviceScanner, changes
+from avatar_app.gui.motion_playback import MotionPlayback
+from avatar_app.gui.orbit import OrbitView
 from avatar_app.gui.script import ScriptRunner
 from avatar_app.live_loading import Loaded, load_avatar_and_model
 from avatar_app.live_render import RenderedFrame, RenderOptions, Scene, make_idle
 from avatar_app.live_session import LiveSession
+from avatar_app.motion_smoothing import SmoothedEngine
 from avatar_app.output_paths import check_output_file
-from avatar_app.vad import GATE_MODES, AudioGate, make_gate
+from avatar_app.vad import AudioGate, VoiceGate, make_gate
+from avatar_app.virtual_camera import VirtualCamera
 from driver.idle import IdleMotion
 from driver.motion_source import default_checkpoint
 from splat.assets_paths import DEFAULT_AVATAR
 from splat.errors import UserInputError
 
-SIZES = (256, 384, 512, 768, 1024)
-PANEL_W = 360
+PANEL_W = layout.PANEL_W
+NO_MIC = "No microphone found: use 'Play audio file' or a motion file."
+GATE_SETTINGS = ("gate_mode", "gate_threshold_db", "voice_threshold")
 
 
 @dataclass
@@ -47,14 +55,16 @@ class AppOptions:
     script: list | None = None
     screenshot: str | None = None
     width: int = 1280
-    height: int = 860
+    height: int = 720             # fits a 1366x768 screen with a task bar
+    virtual_camera: bool = False  # `gui --virtual-camera`: start sending to one at once
     extra: dict = field(default_factory=dict)
 
 
 class AvatarApp:
     """The window. Its public methods and attributes (`load_avatar`, `start_mic`, `play_file`,
-    `set_setting`, `frame_preset`, `toggle_record`, `save_render`, `loading`, `shown_frame`,
-    `messages`, ...) are also what `gui.script` drives."""
+    `play_motion`, `set_setting`, `set_pose`, `refresh_devices`, `frame_preset`,
+    `toggle_record`, `save_render`, `set_virtual_camera`, `loading`, `shown_frame`, `messages`,
+    ...) are also what `gui.script` drives."""
 
     def __init__(self, opts: AppOptions) -> None:
         import dearpygui.dearpygui as dpg
@@ -73,7 +83,7 @@ class AvatarApp:
         self._apply_options()
         self.session.set_muted(s.muted)
         self.messages: list[str] = []
-        self.live_kind = ""  # "", "mic" or "file"
+        self.live_kind = ""  # "", "mic", "file" or "motion"
         self.saved_recording = ""
         self.quit_requested = False
         self.stop_reason = ""  # e.g. "SIGTERM": why the window is closing, for the last line
@@ -87,7 +97,21 @@ class AvatarApp:
         self._render_frames: list[float] = []
         self._script = ScriptRunner(opts.script) if opts.script else None
         self._drag_last: dict[int, tuple[float, float]] = {}
-        self.devices, self._devices_note = list_input_devices_within(2.0)
+        self.devices: list = []         # filled by the first scan (gui.devices), then hot-plug
+        self.scanner = DeviceScanner()
+        self.scanner.start(rescan=False)
+        self._first_scan = True
+        self._rescan_wanted = False     # Refresh pressed while a stream was open
+        self._refresh_asked = False     # a scan the user asked for (its timeout is said)
+        self.frames_shown = 0           # images uploaded so far (scripts wait on it)
+        self._after_scan = None         # an audio start waiting for a running scan to end
+        self.tooltips: dict[int, str] = {}
+        self.hotkeys_used: list[str] = []
+        self._hotkeys: list[str] = []   # pressed on dearpygui's handler thread, run in tick
+        self.playback: MotionPlayback | None = None
+        self.smoother: SmoothedEngine | None = None
+        self.vcam: VirtualCamera | None = None
+        self.pose_expr = np.zeros(0, np.float32)   # the Pose tab's expression sliders
 
     # ------------------------------------------------------------------ factories for workers
     def _idle_factory(self, ropts: RenderOptions) -> IdleMotion:
@@ -96,7 +120,8 @@ class AvatarApp:
         return make_idle(ropts, names)
 
     def _gate_factory(self) -> AudioGate | None:
-        return make_gate(self.settings.gate_mode, self.settings.gate_threshold_db)
+        s = self.settings
+        return make_gate(s.gate_mode, s.gate_threshold_db, s.voice_threshold)
 
     def _apply_options(self) -> None:
         s = self.settings
@@ -116,140 +141,178 @@ class AvatarApp:
     # --------------------------------------------------------------------------------- layout
     def build(self) -> None:
         dpg = self.dpg
-        s = self.settings
-        size = int(s.render_size)
+        size = int(self.settings.render_size)
         self._blank = np.ones((size, size, 4), np.float32) * 0.5
         with dpg.texture_registry(tag="textures"):
             dpg.add_raw_texture(size, size, self._blank, format=dpg.mvFormat_Float_rgba, tag="tex")
         self._tex_size = size
-        with dpg.window(tag="main", no_scrollbar=True):
-            with dpg.group(horizontal=True):
-                with dpg.child_window(width=PANEL_W, tag="panel", height=-50):
-                    self._audio_panel()
-                    self._avatar_panel()
-                    self._controls_panel()
-                    self._record_panel()
-                with dpg.child_window(tag="view", no_scrollbar=True, height=-50):
-                    dpg.add_image("tex", tag="image", width=size, height=size)
-            dpg.add_text("", tag="status")
-            dpg.add_text("", tag="message", color=(255, 200, 80))
-        with dpg.file_dialog(directory_selector=True, show=False, tag="dlg_avatar", width=600,
-                             height=400, callback=lambda _s, a: self._picked("avatar", a)):
-            pass
-        for tag, kind, ext in (("dlg_flame", "flame", ".pkl"), ("dlg_ckpt", "checkpoint", ".json"),
-                               ("dlg_audio", "audio", ".wav")):
-            with dpg.file_dialog(show=False, tag=tag, width=600, height=400,
-                                 callback=lambda _s, a, k=kind: self._picked(k, a)):
-                dpg.add_file_extension(ext)
-                dpg.add_file_extension(".*")
+        layout.build(self, size)
+        self._show_devices(self.devices, "looking for microphones ...")
+        self._show_gate_controls()
+        self._show_record_format()
         with dpg.handler_registry():
             dpg.add_mouse_drag_handler(button=dpg.mvMouseButton_Left, callback=self._on_drag, user_data=0)
             dpg.add_mouse_drag_handler(button=dpg.mvMouseButton_Right, callback=self._on_drag, user_data=1)
             dpg.add_mouse_drag_handler(button=dpg.mvMouseButton_Middle, callback=self._on_drag, user_data=1)
             dpg.add_mouse_release_handler(callback=lambda: self._drag_last.clear())
             dpg.add_mouse_wheel_handler(callback=self._on_wheel)
+        hotkeys.install(self, self._typing)
         dpg.set_primary_window("main", True)
 
-    def _audio_panel(self) -> None:
-        dpg, s = self.dpg, self.settings
-        with dpg.collapsing_header(label="Audio", default_open=True):
-            names = [d.name for d in self.devices]
-            current = s.input_device if s.input_device in names else next(
-                (d.name for d in self.devices if d.is_default), names[0] if names else "")
-            s.input_device = current
-            dpg.add_combo(names, default_value=current, label="input", tag="device", width=220,
-                          callback=lambda _s, v: self.set_setting("input_device", v))
-            dpg.add_progress_bar(tag="level", default_value=0.0, overlay="level", width=-1)
-            with dpg.group(horizontal=True):
-                dpg.add_button(label="Start live", tag="btn_live", callback=lambda: self.toggle_live())
-                dpg.add_checkbox(label="mute", default_value=s.muted, tag="mute",
-                                 callback=lambda _s, v: self._set_mute(v))
-            dpg.add_combo(list(GATE_MODES), default_value=s.gate_mode, label="gate", width=120,
-                          tag="gate", callback=lambda _s, v: self._set_gate(v))
-            dpg.add_slider_float(label="gate dB", default_value=s.gate_threshold_db, min_value=-70,
-                                 max_value=-10, tag="gate_db", width=160,
-                                 callback=lambda _s, v: self._set_gate_db(v))
-            with dpg.group(horizontal=True):
-                dpg.add_button(label="Play file...", callback=lambda: dpg.show_item("dlg_audio"))
-                dpg.add_button(label="Stop", callback=lambda: self.stop_live())
-            dpg.add_text(s.audio_file or "(no file)", tag="audio_file", wrap=PANEL_W - 20)
-            if not self.devices:
-                dpg.add_text("No microphone found: use 'Play file'.", color=(255, 120, 120))
-
-    def _avatar_panel(self) -> None:
+    def _typing(self) -> bool:
+        """A text field or file dialog has the keyboard: keys are text, not hotkeys."""
         dpg = self.dpg
-        with dpg.collapsing_header(label="Avatar and model", default_open=True):
-            dpg.add_button(label="Load avatar folder...", callback=lambda: dpg.show_item("dlg_avatar"))
-            dpg.add_button(label="FLAME model file...", callback=lambda: dpg.show_item("dlg_flame"))
-            dpg.add_button(label="Checkpoint...", callback=lambda: dpg.show_item("dlg_ckpt"))
-            dpg.add_text("", tag="current", wrap=PANEL_W - 20)
+        return dpg.is_item_active("motion_path") or any(
+            dpg.is_item_shown(d) for d in ("dlg_avatar", "dlg_flame", "dlg_ckpt", "dlg_audio",
+                                           "dlg_motion"))
 
-    def _controls_panel(self) -> None:
+    def _show_devices(self, devices: list, note: str) -> None:
+        """Fill the input list; a chosen device that vanished falls back to the default."""
         dpg, s = self.dpg, self.settings
-        with dpg.collapsing_header(label="Controls", default_open=True):
-            dpg.add_slider_float(label="expression", default_value=s.expression_intensity,
-                                 min_value=0.0, max_value=2.0, width=160,
-                                 callback=lambda _s, v: self.set_setting("expression_intensity", v))
-            dpg.add_slider_float(label="jaw (manual)", default_value=0.0, min_value=0.0,
-                                 max_value=0.35, width=160, tag="jaw",
-                                 callback=lambda _s, v: self.session.set_options(jaw_manual=v))
-            for key in ("blink", "gaze", "sway"):
-                with dpg.group(horizontal=True):
-                    dpg.add_checkbox(label=key, default_value=getattr(s, key),
-                                     callback=lambda _s, v, k=key: self.set_setting(k, v))
-                    dpg.add_slider_float(default_value=getattr(s, f"{key}_strength"), min_value=0.0,
-                                         max_value=2.0, width=150,
-                                         callback=lambda _s, v, k=key: self.set_setting(f"{k}_strength", v))
-            dpg.add_color_edit(tuple(int(c * 255) for c in s.background), label="background",
-                               no_alpha=True, width=160,
-                               callback=lambda _s, v: self.set_setting("background", [c / 255.0 if c > 1 else c for c in v[:3]]))
-            dpg.add_checkbox(label="transparent background", default_value=s.transparent,
-                             callback=lambda _s, v: self.set_setting("transparent", v))
-            dpg.add_combo([str(x) for x in SIZES], default_value=str(s.render_size), label="size",
-                          width=100, callback=lambda _s, v: self.set_setting("render_size", int(v)))
-            dpg.add_combo(["auto", "cpu", "gsplat"], default_value=s.backend, label="backend",
-                          width=100, callback=lambda _s, v: self._set_backend(v))
-            dpg.add_slider_float(label="A/V delay ms", default_value=s.display_delay_ms,
-                                 min_value=0.0, max_value=500.0, width=160,
-                                 callback=lambda _s, v: self.set_setting("display_delay_ms", v))
-            with dpg.group(horizontal=True):
-                dpg.add_button(label="Reset view", callback=lambda: self.view.reset())
-                for key, label in PRESETS.items():
-                    dpg.add_button(label=label, callback=lambda _s, _a, k=key: self.frame_preset(k))
+        names = [d.name for d in devices]
+        if names and s.input_device not in names:   # no list at all keeps the saved choice
+            s.input_device = next((d.name for d in devices if d.is_default), names[0])
+        dpg.configure_item("device", items=names)
+        dpg.set_value("device", s.input_device if names else "")
+        dpg.set_value("no_mic", note if note and not devices else (NO_MIC if not devices else ""))
 
-    def _record_panel(self) -> None:
-        dpg = self.dpg
-        with dpg.collapsing_header(label="Record", default_open=True):
-            with dpg.group(horizontal=True):
-                dpg.add_button(label="Record", tag="btn_rec", callback=lambda: self.toggle_record())
-                dpg.add_button(label="Screenshot", callback=lambda: self.save_render())
-            dpg.add_text("", tag="saved", wrap=PANEL_W - 20)
+    def _show_gate_controls(self) -> None:
+        """Only the slider that acts in the chosen gate mode is shown (none for "off")."""
+        mode = self.settings.gate_mode
+        self.dpg.configure_item("gate_db", show=mode == "noise")
+        self.dpg.configure_item("gate_voice", show=mode == "voice")
+
+    def _show_record_format(self) -> None:
+        s = self.settings
+        video = ".mov (ProRes 4444 with alpha + PCM)" if s.transparent else ".mp4 (H.264 + AAC)"
+        motion = f" + motion {s.record_motion}" if s.record_motion else ""
+        self.dpg.set_value("record_format", f"Record writes: {video}{motion}")
 
     # ------------------------------------------------------------------------------ callbacks
     def set_setting(self, key: str, value: object) -> None:
-        """Change one saved setting (a control's value) and apply it to the render."""
+        """Change one saved setting (a control's value) and apply it where it acts."""
         setattr(self.settings, key, value)
-        self._apply_options()
+        if key == "input_gain_db":
+            self._apply_gain()
+        elif key == "smoothing_ms":
+            if self.smoother is not None:
+                self.smoother.time_constant_s = float(value) / 1000.0
+        elif key in GATE_SETTINGS:
+            self._apply_gate(key)
+        elif key == "muted":
+            self.session.set_muted(bool(value))
+        elif key == "backend":
+            self.load_avatar(self.settings.avatar_dir, backend=str(value))
+        elif key in ("transparent", "record_motion"):
+            self._apply_options()
+            self._show_record_format()
+        elif key != "input_device":
+            self._apply_options()
 
-    def _set_mute(self, value: bool) -> None:
-        self.settings.muted = value
-        self.session.set_muted(value)
+    # the controls' own names for set_setting (kept short for the layout's callbacks)
+    def set_gain(self, db: float) -> None:
+        self.set_setting("input_gain_db", float(db))
 
-    def _set_gate(self, mode: str) -> None:
-        self.settings.gate_mode = mode
+    def set_smoothing(self, ms: float) -> None:
+        self.set_setting("smoothing_ms", float(ms))
+
+    def set_mute(self, value: bool) -> None:
+        self.set_setting("muted", bool(value))
+
+    def set_gate(self, mode: str) -> None:
+        self.set_setting("gate_mode", mode)
+
+    def set_gate_level(self, db: float) -> None:
+        self.set_setting("gate_threshold_db", float(db))
+
+    def set_voice_threshold(self, p: float) -> None:
+        self.set_setting("voice_threshold", float(p))
+
+    def set_backend(self, backend: str) -> None:
+        self.set_setting("backend", backend)
+
+    def _apply_gain(self) -> None:
+        """The gain acts on the microphone's samples as they are read (audio_in.RingSource)."""
+        source = self.session.source
+        if source is not None and self.live_kind == "mic":
+            source.gain = 10.0 ** (self.settings.input_gain_db / 20.0)
+
+    def _apply_gate(self, key: str) -> None:
+        self._show_gate_controls()
+        gate = getattr(self.session.worker, "gate", None)
+        if key == "voice_threshold" and isinstance(gate, VoiceGate):
+            gate.set_threshold(self.settings.voice_threshold)   # no model reload per slider step
+            return
         try:
             self.session.set_gate(self._gate_factory)
         except UserInputError as exc:
             self.say(str(exc))
 
-    def _set_gate_db(self, value: float) -> None:
-        self.settings.gate_threshold_db = value
-        self.session.set_gate(self._gate_factory)
+    def set_pose(self, what: int | str, value: float) -> None:
+        """A Pose-tab slider: "jaw" (radians) or the index of a rig expression."""
+        if what == "jaw":
+            self.session.set_options(jaw_manual=float(value))
+            return
+        if isinstance(what, str):   # a script names the expression
+            names = self.scene.rig.expr_names if self.scene is not None and self.scene.rig else []
+            if what not in names:
+                self.say(f"no expression '{what}' in this rig")
+                return
+            what = names.index(what)
+        self.pose_expr[int(what)] = float(value)
+        self.session.set_options(expr_manual=tuple(float(v) for v in self.pose_expr))
 
-    def _set_backend(self, backend: str) -> None:
-        self.load_avatar(self.settings.avatar_dir, backend=backend)
+    def reset_pose(self) -> None:
+        self.pose_expr[:] = 0.0
+        self.session.set_options(jaw_manual=0.0, expr_manual=())
+        self.dpg.set_value("jaw", 0.0)
+        for item in self.dpg.get_item_children("pose_sliders", 1) or []:
+            if self.dpg.get_item_type(item).endswith("mvSliderFloat"):
+                self.dpg.set_value(item, 0.0)
 
-    def _picked(self, kind: str, app_data: dict) -> None:
+    def hotkey(self, method: str) -> None:
+        """A hotkey was pressed (handler thread): run its action on the GUI thread."""
+        self._hotkeys.append(method)
+
+    def face_view(self) -> None:
+        """Hotkey F: the Face framing from the front."""
+        self.frame_preset("face")
+        self.view.reset()
+
+    def refresh_devices(self) -> None:
+        """The Refresh button: re-scan now, or as soon as no stream is open."""
+        if self.session.source is not None or self._opening is not None:
+            self._rescan_wanted = self._refresh_asked = True
+            self.say("the microphone list refreshes when live stops (re-scanning restarts "
+                     "the audio system)")
+            return
+        self._refresh_asked = True
+        if self.scanner.start():
+            self.say("looking for microphones ...")
+
+    def set_virtual_camera(self, on: bool) -> None:
+        """Start or stop sending the view to an OS virtual camera; why not, when it cannot."""
+        if not on:
+            if self.vcam is not None:
+                self.vcam.close()
+                self.say(f"virtual camera stopped ({self.vcam.frames} frames sent)")
+            self.vcam = None
+            return
+        if self.vcam is not None:
+            return
+        size = int(self.settings.render_size)
+        try:
+            self.vcam = VirtualCamera.open(size, size)
+        except UserInputError as exc:
+            self.say(str(exc))
+            if self.dpg.does_item_exist("vcam"):
+                self.dpg.set_value("vcam", False)
+            return
+        self.dpg.set_value("vcam", True)
+        self.say(f"virtual camera on: {self.vcam.name} ({size}x{size})")
+
+    def picked(self, kind: str, app_data: dict) -> None:
+        """A file dialog closed with a choice."""
         path = app_data.get("file_path_name") or ""
         if not path:
             return
@@ -262,6 +325,9 @@ class AvatarApp:
                              if Path(path).is_file() else path)
         elif kind == "audio":
             self.play_file(path)
+        elif kind == "motion":
+            self.dpg.set_value("motion_path", path)
+            self.play_motion(path)
 
     def _image_hovered(self) -> bool:
         return self.dpg.is_item_hovered("image") or self.dpg.is_item_hovered("view")
@@ -329,11 +395,15 @@ class AvatarApp:
             return
         scene, engine, ckpt, note = loaded.scene, loaded.engine, loaded.checkpoint, loaded.note
         first = self.scene is None
+        self.stop_motion()   # a motion file belongs to the rig it was read for
         self.scene = scene
         for key, value in request.items():
             setattr(self.settings, key, value)
         self.session.set_scene(scene)
-        self.session.set_engine(engine)
+        self.smoother = None if engine is None else SmoothedEngine(
+            engine, self.settings.smoothing_ms / 1000.0)
+        self.session.set_engine(self.smoother)
+        self._build_pose(scene)
         if first or scene.rig is not None:
             self.frame_preset("face")
         pipe = scene.pipeline
@@ -342,6 +412,15 @@ class AvatarApp:
                                       f"\nmodel: {Path(ckpt).name if ckpt else 'none'}\nrender: {self.device}")
         self.say(self._fallback_note if first and self._fallback_note
                  else note or f"loaded {scene.name}")
+
+    def _build_pose(self, scene: Scene) -> None:
+        """The Pose tab's sliders for this avatar's rig expressions (FLAME's PCA gets ±3)."""
+        rig = scene.rig
+        names = list(rig.expr_names) if rig is not None else []
+        lo, hi = (-3.0, 3.0) if rig is not None and rig.rig_id.startswith("flame") else (0.0, 1.0)
+        self.pose_expr = np.zeros(len(names), np.float32)
+        self.session.set_options(expr_manual=())
+        layout.build_pose_sliders(self, names, lo, hi)
 
     def request_quit(self, reason: str = "") -> None:
         """Leave the main loop after this frame (finalising a recording); `reason` (e.g.
@@ -355,7 +434,9 @@ class AvatarApp:
             self.view.aim(*self.scene.pipeline.framing(preset), preset)
 
     def toggle_live(self) -> None:
-        if self.live_kind == "mic":
+        """Start live button / Space: the microphone on, or off (also while it opens)."""
+        opening_mic = self._opening is not None and self._opening[1] == "mic"
+        if self.live_kind == "mic" or opening_mic or self._after_scan == self.start_mic:
             self.stop_live()
         else:
             self.start_mic()
@@ -363,6 +444,9 @@ class AvatarApp:
     def start_mic(self) -> None:
         """Open the microphone on a worker thread (see _poll_opening): never blocks the window."""
         self.stop_live()
+        if self.scanner.busy:   # PortAudio is re-initialising: open once the scan is done
+            self._after_scan = self.start_mic
+            return
         self._opening = (DeviceOpener(AudioInput(self.settings.input_device or None)), "mic")
         self.say("opening the microphone ...")
 
@@ -377,7 +461,39 @@ class AvatarApp:
         self.stop_live()
         self.settings.audio_file = path
         self.dpg.set_value("audio_file", Path(path).name)
+        if self.scanner.busy:
+            self._after_scan = lambda: self.play_file(path)
+            return
         self._opening = (DeviceOpener(player), "file")
+
+    def play_motion(self, path: str) -> None:
+        """Play a saved motion file on the avatar (stops live audio; Stop ends it)."""
+        if not path:
+            self.say("choose a motion file first (type its path or press '...')")
+            return
+        if self.scene is None or self.scene.rig is None:
+            self.say("this avatar has no rig: a motion file cannot move it")
+            return
+        try:
+            playback = MotionPlayback.open(path, list(self.scene.rig.expr_names), say=self.say)
+        except UserInputError as exc:
+            self.say(str(exc))
+            return
+        self.stop_live()
+        self.session.motion.clear()
+        self.session.latency.clear()
+        self.playback = playback
+        self.live_kind = "motion"
+        self.settings.motion_file = path
+        self.say(f"playing motion {Path(path).name} ({playback.duration:.1f} s, "
+                 f"{len(playback.frames)} frames at {playback.fps:g} fps)")
+
+    def stop_motion(self) -> None:
+        if self.playback is not None:
+            self.playback = None
+            self.session.motion.clear()
+            if self.live_kind == "motion":
+                self.live_kind = ""
 
     def _poll_opening(self) -> None:
         """Go live once the audio device has opened; say why when it failed or hung."""
@@ -399,6 +515,7 @@ class AvatarApp:
             return
         self.session.start_source(source)
         self.live_kind = kind
+        self._apply_gain()
         if kind == "mic":
             self.dpg.configure_item("btn_live", label="Stop live")
             self.say(f"live from '{source.device_name}'")
@@ -406,9 +523,12 @@ class AvatarApp:
             self.say(source.silent_reason or f"playing {Path(source.path).name}")
 
     def stop_live(self) -> None:
+        """Stop whatever drives the avatar: microphone, audio file or motion file."""
+        self._after_scan = None
         if self._opening is not None:
             self._opening[0].abandon()
             self._opening = None
+        self.stop_motion()
         self.session.stop_source()
         self.live_kind = ""
         if self.dpg.does_item_exist("btn_live"):
@@ -418,15 +538,22 @@ class AvatarApp:
         if self.session.recorder is not None:
             self.stop_record()
             return
-        folder = Path(self.settings.record_dir or os.getcwd())
+        s = self.settings
+        folder = Path(s.record_dir or os.getcwd())
         path = folder / time.strftime("avatar-%Y%m%d-%H%M%S.mp4")
+        rig = self.scene.rig if self.scene is not None else None
+        source = self.session.source
         try:
-            self.session.start_recording(str(path))
+            self.session.start_recording(
+                str(path), sample_rate=getattr(source, "capture_rate", None) or CAPTURE_RATE,
+                motion_suffix=s.record_motion if rig is not None else "",
+                expr_names=list(rig.expr_names) if rig is not None else [],
+                rig_id=rig.rig_id if rig is not None else "", alpha=s.transparent)
         except UserInputError as exc:
             self.say(str(exc))
             return
         self.dpg.configure_item("btn_rec", label="Stop recording")
-        self.say(f"recording to {path.name}")
+        self.say(f"recording to {Path(self.session.recorder.path).name}")
 
     def stop_record(self) -> str | None:
         recorder = self.session.recorder
@@ -439,8 +566,11 @@ class AvatarApp:
                 self.say(f"recording stopped: {recorder.error}")
             else:
                 self.saved_recording = path
-                self.dpg.set_value("saved", f"saved {path}")
-                self.say(f"saved {Path(path).name}")
+                also = "".join(f" + {Path(p).name}" for p in recorder.extra_files)
+                self.dpg.set_value("saved", f"saved {path}{also}")
+                self.say(f"saved {Path(path).name}{also}")
+                if recorder.motion_error:
+                    self.say(recorder.motion_error)
         return path
 
     def save_render(self, path: str | None = None) -> str | None:
@@ -474,6 +604,16 @@ class AvatarApp:
             self._apply_load(request, loaded)
         if self._opening is not None:
             self._poll_opening()
+        self._poll_devices()
+        while self._hotkeys:
+            method = self._hotkeys.pop(0)
+            self.hotkeys_used.append(method)
+            getattr(self, method)()
+        if self.playback is not None:
+            self.playback.feed(self.session.motion, now)
+            if self.playback.finished(now):
+                self.stop_motion()
+                self.say("motion file finished")
         recorder = self.session.recorder
         if recorder is not None and recorder.error:
             self.stop_record()
@@ -491,10 +631,12 @@ class AvatarApp:
             self.shown_frame = frame  # keeps the array alive while the texture points at it
             self.session.mark_shown(frame, time.monotonic())
             self._render_frames.append(now)
+            self.frames_shown += 1
+            self._send_to_camera(frame)
         self._gui_frames.append(now)
         self._layout_image()
         source = self.session.source
-        level = source.level_db() if source is not None else -100.0
+        level = source.level_db() if source is not None else -100.0   # after the gain
         dpg.set_value("level", min(max((level + 60.0) / 60.0, 0.0), 1.0))
         dpg.configure_item("level", overlay=f"{level:.0f} dB")
         if source is not None and getattr(source, "lost", False):
@@ -507,6 +649,48 @@ class AvatarApp:
             self.say(self.session.renderer.error)
             self.session.renderer.error = ""
         dpg.set_value("status", self.status_line())
+
+    def _poll_devices(self) -> None:
+        """Hot-plug: re-scan while no stream is open; apply a finished scan's list."""
+        audio_idle = self.session.source is None and self._opening is None
+        if audio_idle and not self.quit_requested and (self._rescan_wanted or self.scanner.due()):
+            self._rescan_wanted = False
+            self.scanner.start()
+        result = self.scanner.poll()
+        if result is not None and result[0] is None:   # timed out: keep the list
+            if self._refresh_asked or self._first_scan:
+                self.say(result[1])
+                self._show_devices(self.devices, result[1])
+            self._refresh_asked = self._first_scan = False
+        elif result is not None:
+            self._refresh_asked = False
+            devices, note = result
+            chosen = self.settings.input_device
+            change = changes(self.devices, devices)
+            self.devices = devices
+            self._show_devices(devices, note)
+            if self._first_scan:   # the list the window starts with: nothing "new" in it
+                self._first_scan = False
+                if not devices:
+                    self.say(note + ": use 'Play audio file' to drive the avatar from a speech file")
+            elif chosen and chosen != self.settings.input_device:
+                self.say(f"microphone '{chosen}' is gone; using "
+                         f"'{self.settings.input_device}' (pick another input)")
+            elif change or note:
+                self.say(change or note)
+        if self._after_scan is not None and not self.scanner.busy:
+            start, self._after_scan = self._after_scan, None
+            start()
+
+    def _send_to_camera(self, frame: RenderedFrame) -> None:
+        if self.vcam is None:
+            return
+        try:
+            self.vcam.send(frame.rgba, tuple(self.settings.background))
+        except Exception as exc:  # the device went away (module unloaded, OBS closed)
+            self.vcam = None
+            self.dpg.set_value("vcam", False)
+            self.say(f"virtual camera stopped: {exc}")
 
     def status_line(self) -> str:
         now = time.monotonic()
@@ -521,6 +705,8 @@ class AvatarApp:
         if source is not None and getattr(source, "captured", 1) == 0:
             # a slow audio server (or a muted device) must not look like a slow model
             lat_text = "- (mic: no audio yet)"
+        elif self.playback is not None:
+            lat_text = "- (motion file)"
         return (f"render {render_fps:.1f} fps ({self.session.renderer.render_ms:.0f} ms)  "
                 f"GUI {gui_fps:.0f} fps  inference {self.session.infer_ms:.1f} ms/frame  "
                 f"audio-to-frame {lat_text}  device {getattr(self, 'device', '-')}{rec}"
@@ -528,8 +714,9 @@ class AvatarApp:
 
     def _layout_image(self) -> None:
         dpg = self.dpg
-        w = max(dpg.get_viewport_client_width() - PANEL_W - 30, 64)
-        h = max(dpg.get_viewport_client_height() - 80, 64)
+        # the view's inside: the viewport less the panel, window padding and the status lines
+        w = max(dpg.get_viewport_client_width() - PANEL_W - 40, 64)
+        h = max(dpg.get_viewport_client_height() - layout.BOTTOM_H - 32, 64)
         side = min(w, h)
         dpg.configure_item("image", width=side, height=side)
 
@@ -544,9 +731,10 @@ class AvatarApp:
             o = self.opts
             self.load_avatar(self.settings.avatar_dir if o.avatar is None else o.avatar,
                              checkpoint=o.checkpoint, flame=o.flame, backend=o.backend)
-            if not self.devices:
-                self.say(self._devices_note or "no microphone found: use 'Play file' to drive "
-                         "the avatar from a speech file")
+            if o.virtual_camera:
+                self.set_virtual_camera(True)
+                if self.vcam is None:   # the line saying what to install, for the terminal too
+                    print(self.messages[-1], file=sys.stderr)
             period = 1.0 / 60.0
             while dpg.is_dearpygui_running() and not self.quit_requested:
                 start = time.monotonic()
@@ -576,6 +764,9 @@ class AvatarApp:
                 print(f"recording kept{why}: {path} ({recorder.seconds:.1f} s, finalised)")
         if self._opening is not None:
             self._opening[0].abandon()
+        self.scanner.finish(timeout=3.0)
+        if self.vcam is not None:
+            self.vcam.close()
         self.session.close()
         try:
             settings_mod.save_settings(self.settings)

@@ -14,13 +14,14 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from avatar_app.gui.layout import missing_tooltips
 from splat.errors import UserInputError
 
 if TYPE_CHECKING:
     from avatar_app.gui.app import AvatarApp
 
 ACTIONS = ("start_live", "stop_live", "record_start", "record_stop", "reset_view",
-           "preset_face", "preset_head", "quit")
+           "preset_face", "preset_head", "refresh_devices", "reset_pose", "quit")
 
 
 def load_script(path: str) -> list[dict]:
@@ -39,6 +40,7 @@ class ScriptRunner:
     def __init__(self, steps: list[dict]) -> None:
         self.steps = list(steps)
         self.wait_until = 0.0
+        self.frames_target: int | None = None   # a wait_frames step's goal
 
     def run(self, app: AvatarApp) -> None:
         """Called once per GUI frame: run steps until one waits."""
@@ -72,15 +74,38 @@ def run_step(app: AvatarApp, step: dict, runner: ScriptRunner) -> bool:
          "record_stop": app.stop_record, "reset_view": app.view.reset,
          "preset_face": lambda: app.frame_preset("face"),
          "preset_head": lambda: app.frame_preset("head"),
+         "refresh_devices": app.refresh_devices, "reset_pose": app.reset_pose,
          "quit": app.request_quit}[value]()
-    elif key == "set":
+    elif key == "set":  # settings by name (as the controls set them); "jaw" is the pose slider
         for name, v in value.items():
             if name == "jaw":
-                app.session.set_options(jaw_manual=float(v))
+                app.set_pose("jaw", float(v))
             else:
                 app.set_setting(name, v)
+    elif key == "pose":  # {"smile_L": 1.0}: the Pose tab's expression sliders by name
+        for name, v in value.items():
+            app.set_pose(str(name), float(v))
+    elif key == "tab":   # show a tab of the control panel ("tab_audio", "tab_pose", ...)
+        dpg.set_value("tabs", value)
+    elif key == "wait_devices":  # until the microphone list names this device
+        return any(d.name == value for d in app.devices)
+    elif key == "wait_message":  # until a message containing this text was shown
+        return any(value in m for m in app.messages)
+    elif key == "wait_motion_done":  # until a played motion file has finished
+        return app.playback is None
+    elif key == "wait_frames":  # until this many new images were shown (a change is visible
+        # whatever the machine's load: the first may have been rendered before the change)
+        if runner.frames_target is None:
+            runner.frames_target = app.frames_shown + int(value)
+        if app.frames_shown < runner.frames_target:
+            return False
+        runner.frames_target = None
+    elif key == "wait_hotkeys":  # until this many hotkeys have been acted on
+        return len(app.hotkeys_used) >= int(value)
     elif key == "play_file":
         app.play_file(str(value))
+    elif key == "play_motion":
+        app.play_motion(str(value))
     elif key == "load_avatar":
         app.load_avatar(str(value))
     elif key == "orbit":
@@ -111,4 +136,25 @@ def report(app: AvatarApp) -> dict:
         "viewport": [dpg.get_viewport_client_width(), dpg.get_viewport_client_height()],
         "render_ms": app.session.renderer.render_ms,
         "devices": [d.name for d in app.devices],
+        "input_device": app.settings.input_device,
+        "level_db": app.session.source.level_db() if app.session.source is not None else None,
+        "capture_rate": getattr(app.session.source, "capture_rate", None),
+        "hotkeys_used": list(app.hotkeys_used),
+        "missing_tooltips": missing_tooltips(app),
+        "tooltips": len(app.tooltips),
+        "gate_sliders_shown": [t for t in ("gate_db", "gate_voice") if dpg.is_item_shown(t)],
+        "rects": {t: _rect(dpg, t) for t in ("panel", "view", "image", "status", "message")},
+        "panel_scroll_max": dpg.get_y_scroll_max("panel"),
+        "tab": dpg.get_item_alias(dpg.get_value("tabs")) or dpg.get_value("tabs"),
+        "pose_sliders": sum(dpg.get_item_type(i).endswith("mvSliderFloat")
+                            for i in dpg.get_item_children("pose_sliders", 1) or []),
+        "virtual_camera": app.vcam.name if app.vcam is not None else None,
     }
+
+
+def _rect(dpg, item: str) -> list[float]:
+    """[x, y, w, h] of an item in viewport pixels (child windows report position + size)."""
+    state = dpg.get_item_state(item)
+    if "rect_min" in state:
+        return [*state["rect_min"], *state["rect_size"]]
+    return [*dpg.get_item_pos(item), *dpg.get_item_rect_size(item)]
