@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from splat.pipeline import AvatarPipeline
     from splat.rig import RigData
 
-STALE_S = 0.25  # motion older than this (relative to the wanted time) means "no speech input"
+STALE_S = 0.25  # no motion published (or none this close to the wanted time): "no speech input"
 FLOWING_WAIT_S = 0.1  # while motion flows, how long a render waits for the next frame at most
 
 
@@ -213,7 +213,10 @@ class RenderWorker(threading.Thread):
     def render_once(self, scene: Scene, opts: RenderOptions, now: float) -> RenderedFrame:
         target = now - opts.delay_s
         tf = self.motion.select(target)
-        fresh = tf is not None and target - tf.t_capture <= STALE_S
+        # Speech motion counts while the driver keeps publishing, however late it runs (a busy
+        # CPU); once it stops for STALE_S the face goes back to rest.
+        fresh = tf is not None and (target - tf.t_capture <= STALE_S
+                                    or now - self.motion.last_push <= STALE_S)
         t_idle = target - self._t0
         if fresh:
             frame = scale_speech(replace(tf.frame, t=t_idle), opts.expression_intensity)
