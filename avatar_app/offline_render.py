@@ -56,6 +56,7 @@ class RenderJob:
     gate: str = "off"             # the live window's gate (avatar_app.vad) on the model's input
     save_motion: Path | None = None   # also write the rendered motion (.npz/.csv/.json)
     transparent: bool = False     # alpha video (.mov ProRes 4444, .webm VP9, PNG folder)
+    light: str | None = None      # `--light`: AZ,EL[,R,G,B] or "off" (relightable avatars)
 
 
 @dataclass
@@ -138,9 +139,11 @@ def render_clip(job: RenderJob, say: Callable[[str], None] = print,
     from driver.motion_source import file_motion_rigs, open_motion
     from splat.cameras import orbit_camera
     from splat.pipeline import AvatarPipeline
+    from splat.relight import parse_light_option
 
     width, height = job.size, job.height or job.size
     check_view_options(width, job.yaw, job.pitch, job.distance, height)
+    light = parse_light_option(job.light)
     check_range("--fps", job.fps, *FPS_RANGE)
     check_video_path(job.out, job.transparent)
     if job.save_motion is not None:
@@ -157,6 +160,8 @@ def render_clip(job: RenderJob, say: Callable[[str], None] = print,
     # file's sound track stays the original.
     driving = audio if gate is None else gate_clip(gate, audio)
     pipeline = AvatarPipeline.open(avatar_dir, job.flame, backend=job.backend, device=device)
+    if light is not None:
+        pipeline.set_light(None if light == "off" else light)
     rig_data = pipeline.rig_data
     if rig_data is None:
         raise UserInputError(f"{avatar_dir} is a plain 3DGS scene without a rig; render needs "

@@ -67,6 +67,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="no blinks, gaze shifts or head motion: only the driven motion")
     p.add_argument("--seed", type=int, default=0, help="seed of the idle motion (default 0)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--light", metavar="AZ,EL",
+                   help="light direction in degrees for relightable avatars (the embedded human "
+                        "head), e.g. -30,30 (the default); AZ,EL,R,G,B adds a colour; 'off' shows "
+                        "the baked colours")
     p.set_defaults(func=run)
 
 
@@ -83,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
                     background=parse_background(args.background), yaw=args.yaw,
                     pitch=args.pitch, distance=args.distance, idle=not args.no_idle,
                     seed=args.seed, progress=not args.quiet, retarget=args.retarget,
-                    source_rig=args.source_rig, gate=args.gate, save_motion=args.save_motion)
+                    source_rig=args.source_rig, gate=args.gate, save_motion=args.save_motion,
+                    light=args.light)
     try:
         with stop_signals(StopRequest()) as stop:
             result = render_clip(job, stop=stop)

@@ -46,6 +46,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--jaw", type=float, default=0.0, help="jaw opening in radians (jaw_pose[0])")
     p.add_argument("--background", default="1,1,1", metavar="R,G,B",
                    help="background colour in 0..1 (default white)")
+    p.add_argument("--light", metavar="AZ,EL",
+                   help="light direction in degrees for relightable avatars (the embedded human "
+                        "head), e.g. -30,30 (the default); AZ,EL,R,G,B adds a colour; 'off' shows "
+                        "the baked colours")
     p.set_defaults(func=run)
 
 
@@ -105,11 +109,13 @@ def run(args: argparse.Namespace) -> int:
     from avatar_app.output_paths import IMAGE_SUFFIXES, check_output_file
     from splat.cameras import orbit_camera
     from splat.pipeline import AvatarPipeline
+    from splat.relight import parse_light_option
 
     width, height = args.size
     check_view_options(width, args.yaw, args.pitch, args.distance, height)
     check_range("--jaw", args.jaw, *JAW_OPEN_RANGE_RAD, "radians")
     background = parse_background(args.background)
+    light = parse_light_option(args.light)
     if args.transparent and args.out.suffix.lower() != ".png":
         raise UserInputError(f"--out {args.out}: --transparent writes an RGBA PNG; name the "
                              "file .png (JPEG has no alpha)")
@@ -119,6 +125,8 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     pipeline = AvatarPipeline.open(avatar_dir, args.flame, teeth=True if args.teeth else None,
                                    backend=args.backend)
+    if light is not None:
+        pipeline.set_light(None if light == "off" else light)
     rig_data = pipeline.rig_data
     params: dict[str, np.ndarray] = {}
     if rig_data is not None:
