@@ -290,16 +290,18 @@ class AvatarApp:
         if self.scanner.start():
             self.say("looking for microphones ...")
 
-    def set_virtual_camera(self, on: bool) -> None:
-        """Start or stop sending the view to an OS virtual camera; why not, when it cannot."""
+    def set_virtual_camera(self, on: bool) -> str | None:
+        """Start or stop sending the view to an OS virtual camera; returns (and shows) why
+        not when it cannot start, so `--virtual-camera` can also print that line even while
+        other threads add their own messages."""
         if not on:
             if self.vcam is not None:
                 self.vcam.close()
                 self.say(f"virtual camera stopped ({self.vcam.frames} frames sent)")
             self.vcam = None
-            return
+            return None
         if self.vcam is not None:
-            return
+            return None
         size = int(self.settings.render_size)
         try:
             self.vcam = VirtualCamera.open(size, size)
@@ -307,9 +309,10 @@ class AvatarApp:
             self.say(str(exc))
             if self.dpg.does_item_exist("vcam"):
                 self.dpg.set_value("vcam", False)
-            return
+            return str(exc)
         self.dpg.set_value("vcam", True)
         self.say(f"virtual camera on: {self.vcam.name} ({size}x{size})")
+        return None
 
     def picked(self, kind: str, app_data: dict) -> None:
         """A file dialog closed with a choice."""
@@ -732,9 +735,9 @@ class AvatarApp:
             self.load_avatar(self.settings.avatar_dir if o.avatar is None else o.avatar,
                              checkpoint=o.checkpoint, flame=o.flame, backend=o.backend)
             if o.virtual_camera:
-                self.set_virtual_camera(True)
-                if self.vcam is None:   # the line saying what to install, for the terminal too
-                    print(self.messages[-1], file=sys.stderr)
+                why_not = self.set_virtual_camera(True)
+                if why_not is not None:   # the line saying what to install, for the terminal too
+                    print(why_not, file=sys.stderr)
             period = 1.0 / 60.0
             while dpg.is_dearpygui_running() and not self.quit_requested:
                 start = time.monotonic()
