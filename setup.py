@@ -8,7 +8,8 @@ from setuptools import find_packages, setup
 
 # The data folders are listed too (setuptools treats every folder as an importable package).
 ASSET_PACKAGES = ["talking_splat_assets", "talking_splat_assets.default_avatar",
-                  "talking_splat_assets.default_model"]
+                  "talking_splat_assets.default_model", "talking_splat_assets.human_avatar",
+                  "talking_splat_assets.lipreader"]
 
 setup(
     packages=find_packages(include=["splat*", "driver*", "avatar_app*"]) + ASSET_PACKAGES,

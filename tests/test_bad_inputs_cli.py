@@ -26,14 +26,14 @@ OK_OUT = "{tmp}/out.mp4"
 ROWS = [
     # render: the output file is checked before anything is loaded
     (["render", "--audio", OK_AUDIO, "--out", "/proc/x.mp4"], "cannot create files in /proc"),
-    (["render", "--audio", OK_AUDIO, "--out", "{tmp}/a_dir"], "is a directory"),
+    (["render", "--audio", OK_AUDIO, "--out", "{tmp}/a_dir"], "folders are for --transparent"),
     (["render", "--audio", OK_AUDIO, "--out", "{tmp}/clip.avi"], ".avi is not supported"),
     (["render", "--audio", OK_AUDIO, "--out", "{tmp}/clip.mov"], "name the file .mp4"),
-    (["render", "--audio", OK_AUDIO, "--out", "{tmp}/noext"], "has no extension"),
+    (["render", "--audio", OK_AUDIO, "--out", "{tmp}/noext"], "folders are for --transparent"),
     (["render", "--audio", OK_AUDIO, "--out", "{tmp}/clip.txt"], "extension '.txt'"),
     (["render", "--audio", OK_AUDIO, "--out", "{tmp}/missing/clip.mp4"], "does not exist"),
     (["render", "--audio", OK_AUDIO, "--out", "{tmp}/a_file/clip.mp4"], "is not a folder"),
-    (["render", "--audio", OK_AUDIO, "--out", "/dev/full"], "has no extension"),
+    (["render", "--audio", OK_AUDIO, "--out", "/dev/full"], "name the file .mp4"),
     # render: audio paths say what they are
     (["render", "--audio", "{tmp}/a_dir", "--out", OK_OUT], "is a folder, not an audio file"),
     (["render", "--audio", "{tmp}/fifo.wav", "--out", OK_OUT], "named pipe (FIFO)"),
