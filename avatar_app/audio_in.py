@@ -400,6 +400,14 @@ class AudioInput(RingSource):
         return self._stream is not None and not self.lost
 
 
+AUDIO_NOT_STARTED = "audio not started (is PulseAudio/PipeWire running?)"
+
+
+def server_silent(timeout: float, consequence: str) -> str:
+    """The one wording for a sound server that hung, shared by every worker that waits on it."""
+    return f"the sound server did not answer within {timeout:g} s; {consequence}"
+
+
 class DeviceOpener:
     """Start an audio source (`source.start()`) on a worker thread so the window never waits.
 
@@ -442,8 +450,7 @@ class DeviceOpener:
             if self._done.is_set():
                 return self.error
             self._abandoned = True
-        return (f"the sound server did not answer within {self.timeout:g} s; audio not started "
-                "(is PulseAudio/PipeWire running?)")
+        return server_silent(self.timeout, AUDIO_NOT_STARTED)
 
     def abandon(self) -> None:
         """Nobody wants the source any more: stop it now or as soon as it has opened."""

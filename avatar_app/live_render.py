@@ -60,6 +60,7 @@ class RenderedFrame:
     seq: int = 0
     stamps: FrameStamps | None = None  # where its latency went (speech-driven frames only)
     params: dict[str, np.ndarray] | None = None  # the rig parameters shown (recorded motion)
+    t_started: float = 0.0  # when its render read the options (a change made later is not in it)
 
 
 @dataclass
@@ -240,4 +241,4 @@ class RenderWorker(threading.Thread):
             stamps = replace(tf.stamps, render_start=now, ready=ready,
                              rig_bind_s=timings.get("rig+bind", 0.0))
         return RenderedFrame(rgba, tf.t_capture if fresh else None, ready, self.render_ms,
-                             self._seq, stamps, params=params)
+                             self._seq, stamps, params=params, t_started=now)

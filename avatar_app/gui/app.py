@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from avatar_app import settings as settings_mod
-from avatar_app.audio_in import CAPTURE_RATE, AudioInput, DeviceOpener
+from avatar_app.audio_in import (AUDIO_NOT_STARTED, CAPTURE_RATE, AudioInput, DeviceOpener,
+                                  server_silent)
 from avatar_app.gui import hotkeys, layout
 from avatar_app.gui.devices import DeviceScanner, changes
 from avatar_app.gui.motion_playback import MotionPlayback
@@ -681,6 +682,10 @@ class AvatarApp:
                          f"'{self.settings.input_device}' (pick another input)")
             elif change or note:
                 self.say(change or note)
+        if self._after_scan is not None and self.scanner.hung:
+            # the audio start waits on a scan the server never answers: say so, drop the start
+            self._after_scan = None
+            self.say(server_silent(self.scanner.timeout, AUDIO_NOT_STARTED))
         if self._after_scan is not None and not self.scanner.busy:
             start, self._after_scan = self._after_scan, None
             start()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 
-from avatar_app.audio_in import InputDevice, list_input_devices, refresh_devices
+from avatar_app.audio_in import InputDevice, list_input_devices, refresh_devices, server_silent
 
 RESCAN_PERIOD_S = 3.0   # how often an idle window looks for plugged or unplugged inputs
 
@@ -32,6 +32,11 @@ class DeviceScanner:
     def busy(self) -> bool:
         """True while a scan runs (no stream may be opened meanwhile)."""
         return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def hung(self) -> bool:
+        """A scan has outlived its timeout: the sound server is not answering."""
+        return self.busy and time.monotonic() - self.last_scan > self.timeout
 
     def start(self, rescan: bool = True) -> bool:
         """Begin a scan (`rescan`: re-initialise PortAudio first, to see hot-plugged devices;
@@ -71,8 +76,7 @@ class DeviceScanner:
                 return result
             if time.monotonic() - self.last_scan > self.timeout:
                 self._waiting = False   # the thread stays until the server answers
-                return None, (f"the sound server did not answer within {self.timeout:g} s; "
-                              "the microphone list is unchanged")
+                return None, server_silent(self.timeout, "the microphone list is unchanged")
             return None
 
     def finish(self, timeout: float) -> None:

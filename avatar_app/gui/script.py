@@ -40,7 +40,7 @@ class ScriptRunner:
     def __init__(self, steps: list[dict]) -> None:
         self.steps = list(steps)
         self.wait_until = 0.0
-        self.frames_target: int | None = None   # a wait_frames step's goal
+        self.frames_target: tuple[int, float] | None = None   # a wait_frames step's (count, start)
 
     def run(self, app: AvatarApp) -> None:
         """Called once per GUI frame: run steps until one waits."""
@@ -93,11 +93,13 @@ def run_step(app: AvatarApp, step: dict, runner: ScriptRunner) -> bool:
         return any(value in m for m in app.messages)
     elif key == "wait_motion_done":  # until a played motion file has finished
         return app.playback is None
-    elif key == "wait_frames":  # until this many new images were shown (a change is visible
-        # whatever the machine's load: the first may have been rendered before the change)
+    elif key == "wait_frames":  # until this many new images were shown, the last one rendered
+        # after this step began: a change is visible however deep the render pipeline runs
         if runner.frames_target is None:
-            runner.frames_target = app.frames_shown + int(value)
-        if app.frames_shown < runner.frames_target:
+            runner.frames_target = (app.frames_shown + int(value), time.monotonic())
+        count, since = runner.frames_target
+        shown = app.shown_frame
+        if app.frames_shown < count or shown is None or shown.t_started < since:
             return False
         runner.frames_target = None
     elif key == "wait_hotkeys":  # until this many hotkeys have been acted on
