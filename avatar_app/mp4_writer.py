@@ -116,6 +116,7 @@ class AudioTrack:
                              f"{supported_rate(codec, sample_rate)} Hz first)")
         self.sample_rate, self.channels = int(sample_rate), int(channels)
         self.layout = AUDIO_LAYOUTS[self.channels]
+        self._container = container
         self.stream = container.add_stream(codec, rate=self.sample_rate, layout=self.layout)
         self.stream.time_base = Fraction(1, self.sample_rate)
         self.stream.codec_context.time_base = Fraction(1, self.sample_rate)
@@ -155,6 +156,16 @@ class AudioTrack:
             self._next += len(chunk)
             yield frame
         self._pending = self._pending[count * self.frame_size:]
+
+    def mux(self, final: bool = False) -> None:
+        """Encode the queued samples into the container (`final`: the remainder too, then the
+        encoder's flush), so every writer that carries this track muxes it the same way."""
+        for frame in self.frames(final):
+            for packet in self.stream.encode(frame):
+                self._container.mux(packet)
+        if final:
+            for packet in self.stream.encode(None):
+                self._container.mux(packet)
 
     @property
     def end_sample(self) -> int:
@@ -254,11 +265,7 @@ class Mp4Writer:
             if self._closed:
                 return
             self._audio.push(samples, t0)
-            self._guarded(lambda: self._encode_audio(final=False))
-
-    def _encode_audio(self, final: bool) -> None:
-        for frame in self._audio.frames(final):
-            self._mux(self._audio.stream.encode(frame))
+            self._guarded(self._audio.mux)
 
     # ------------------------------------------------------------------------ write errors
     def _mux(self, packets) -> None:
@@ -311,8 +318,7 @@ class Mp4Writer:
                 return
             try:
                 if self._audio is not None:
-                    self._guarded(lambda: self._encode_audio(final=True))
-                    self._guarded(lambda: self._mux(self._audio.stream.encode(None)))
+                    self._guarded(lambda: self._audio.mux(final=True))
                 self._guarded(lambda: self._mux(self._video.encode(None)))
                 self._guarded(self._container.close)
                 self._file.close()

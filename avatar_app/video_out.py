@@ -122,11 +122,7 @@ class AlphaVideoWriter:
             if self._closed:
                 return
             self._audio.push(samples, t0)
-            self._guarded(lambda: self._encode_audio(final=False))
-
-    def _encode_audio(self, final: bool) -> None:
-        for frame in self._audio.frames(final):
-            self._mux(self._audio.stream.encode(frame))
+            self._guarded(self._audio.mux)
 
     def _mux(self, packets) -> None:
         for packet in packets:
@@ -151,8 +147,7 @@ class AlphaVideoWriter:
             if self._closed:
                 return
             if self._audio is not None:
-                self._guarded(lambda: self._encode_audio(final=True))
-                self._guarded(lambda: self._mux(self._audio.stream.encode(None)))
+                self._guarded(lambda: self._audio.mux(final=True))
             self._guarded(lambda: self._mux(self._video.encode(None)))
             self._guarded(self._container.close)
             self._closed = True
