@@ -44,6 +44,7 @@ class RenderOptions:
     expression_intensity: float = 1.0
     jaw_manual: float = 0.0  # extra jaw opening (rad) from the pose slider
     expr_manual: tuple[float, ...] = ()  # per-expression offsets from the Pose tab's sliders
+    shape: tuple[float, ...] = ()  # identity (rig shape_names order) from the Avatar tab; () = own
     blink: float = 1.0  # idle strengths; 0 turns a motion off
     gaze: float = 1.0
     sway: float = 1.0
@@ -78,6 +79,11 @@ class Scene:
     @property
     def n_expr(self) -> int:
         return self.rig.n_expr if self.rig is not None else 0
+
+    @property
+    def relightable(self) -> bool:
+        """Whether a light can move on this avatar (albedo + normals; else baked colours)."""
+        return self.pipeline.relighter is not None
 
 
 def scale_speech(frame: MotionFrame, k: float) -> MotionFrame:
@@ -231,7 +237,10 @@ class RenderWorker(threading.Thread):
         start = time.perf_counter()
         bg = (0.0, 0.0, 0.0) if opts.transparent else opts.background
         timings: dict[str, float] = {}
-        image, alpha = scene.pipeline.render(params, camera, bg, timings=timings)
+        # the identity sliders replace the avatar's own flame_param shape (not recorded as motion)
+        rig_params = ({**params, "shape": np.asarray(opts.shape, np.float32)} if opts.shape
+                      else params)
+        image, alpha = scene.pipeline.render(rig_params, camera, bg, timings=timings)
         rgba = to_rgba(np.asarray(image), np.asarray(alpha), opts.transparent)
         self.render_ms = (time.perf_counter() - start) * 1000
         self._seq += 1

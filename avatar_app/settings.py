@@ -49,6 +49,11 @@ class Settings:
     record_dir: str = ""  # "" = the current working directory
     record_motion: str = ".npz"  # motion file written beside each recording ("" = none)
     motion_file: str = ""  # last motion file played
+    # the light on relightable avatars (splat.relight.DEFAULT_AZ_EL; a test checks they agree)
+    light_on: bool = True  # False: their baked colours (`still --light off`)
+    light_az: float = -30.0  # degrees about +y, 0 = from the front (Light.from_az_el)
+    light_el: float = 30.0  # degrees above the horizon
+    light_colour: list[float] = field(default_factory=lambda: [1.0, 1.0, 1.0])
 
 
 # String settings a control picks from a fixed list: anything else in the file is dropped.
@@ -65,6 +70,8 @@ RANGES: dict[str, tuple[float, float]] = {
     "gate_threshold_db": (-70.0, -10.0),
     "voice_threshold": (0.05, 0.95),
     "display_delay_ms": (0.0, 500.0),
+    "light_az": (-180.0, 180.0),
+    "light_el": (-90.0, 90.0),
 }
 
 

@@ -35,12 +35,14 @@ from avatar_app.vad import AudioGate, VoiceGate, make_gate
 from avatar_app.virtual_camera import VirtualCamera
 from driver.idle import IdleMotion
 from driver.motion_source import default_checkpoint
-from splat.assets_paths import DEFAULT_AVATAR
+from splat.assets_paths import DEFAULT_AVATAR, EMBEDDED_AVATARS
 from splat.errors import UserInputError
 
 PANEL_W = layout.PANEL_W
 NO_MIC = "No microphone found: use 'Play audio file' or a motion file."
 GATE_SETTINGS = ("gate_mode", "gate_threshold_db", "voice_threshold")
+LIGHT_SETTINGS = ("light_on", "light_az", "light_el", "light_colour")
+MAX_IDENTITY_SLIDERS = 20   # FLAME has 300 identity components; the first ones matter most
 
 
 @dataclass
@@ -107,12 +109,17 @@ class AvatarApp:
         self.frames_shown = 0           # images uploaded so far (scripts wait on it)
         self._after_scan = None         # an audio start waiting for a running scan to end
         self.tooltips: dict[int, str] = {}
+        # lines for the terminal, printed between device scans: PortAudio's start points the
+        # process's stderr at /dev/null for a moment (sounddevice), which would swallow them
+        self._terminal: list[str] = []
         self.hotkeys_used: list[str] = []
         self._hotkeys: list[str] = []   # pressed on dearpygui's handler thread, run in tick
         self.playback: MotionPlayback | None = None
         self.smoother: SmoothedEngine | None = None
         self.vcam: VirtualCamera | None = None
         self.pose_expr = np.zeros(0, np.float32)   # the Pose tab's expression sliders
+        self.identity_own = np.zeros(0, np.float32)  # the avatar's flame_param shape (rig order)
+        self.identity = np.zeros(0, np.float32)      # what the identity sliders make of it
 
     # ------------------------------------------------------------------ factories for workers
     def _idle_factory(self, ropts: RenderOptions) -> IdleMotion:
@@ -137,7 +144,10 @@ class AvatarApp:
         """Show a one-line message in the status area (and keep it for scripted reports)."""
         self.messages.append(text)
         if self.dpg.does_item_exist("message"):
-            self.dpg.set_value("message", text)
+            # one line that fits the window (a retargeting note runs long); hover shows it all
+            fits = max(int((self.dpg.get_viewport_client_width() - 24) / layout.CHAR_W), 20)
+            self.dpg.set_value("message", text if len(text) <= fits else text[:fits - 3] + "...")
+            self.dpg.set_value("message_full", text)
 
     # --------------------------------------------------------------------------------- layout
     def build(self) -> None:
@@ -204,6 +214,8 @@ class AvatarApp:
             self.session.set_muted(bool(value))
         elif key == "backend":
             self.load_avatar(self.settings.avatar_dir, backend=str(value))
+        elif key in LIGHT_SETTINGS:
+            self._apply_light()
         elif key in ("transparent", "record_motion"):
             self._apply_options()
             self._show_record_format()
@@ -270,6 +282,56 @@ class AvatarApp:
         for item in self.dpg.get_item_children("pose_sliders", 1) or []:
             if self.dpg.get_item_type(item).endswith("mvSliderFloat"):
                 self.dpg.set_value(item, 0.0)
+
+    def set_identity(self, what: int | str, value: float) -> None:
+        """An identity slider (index, or a script's rig shape name): the face changes on the
+        next frame through the render options, without reloading the avatar."""
+        names = self.scene.rig.shape_names if self.scene is not None and self.scene.rig else []
+        if isinstance(what, str):
+            if what not in names[:MAX_IDENTITY_SLIDERS]:
+                self.say(f"no identity component '{what}' in this rig")
+                return
+            what = names.index(what)
+        self.identity[int(what)] = float(value)
+        self.session.set_options(shape=tuple(float(v) for v in self.identity))
+        self.dpg.set_value(f"shape_{int(what)}", float(value))   # a script's change shows too
+
+    def reset_identity(self) -> None:
+        """Back to the avatar's own face (its flame_param shape)."""
+        self.identity = self.identity_own.copy()
+        self.session.set_options(shape=())
+        for i, value in enumerate(self.identity_own[:MAX_IDENTITY_SLIDERS]):
+            self.dpg.set_value(f"shape_{i}", float(value))
+
+    def pick_avatar(self, name: str) -> None:
+        """The Avatar tab's picker: load one of the embedded heads (the procedural one is the
+        default, saved as "" like before there was a picker)."""
+        if name not in EMBEDDED_AVATARS:
+            self.say(f"no embedded avatar '{name}'; choose from {', '.join(EMBEDDED_AVATARS)}")
+        elif self.loading:
+            self.say("still loading the previous request")
+        else:
+            folder = EMBEDDED_AVATARS[name]
+            self.load_avatar("" if folder == DEFAULT_AVATAR else str(folder))
+            return
+        self._show_avatar_choice()
+
+    def _show_avatar_choice(self) -> None:
+        """The picker shows the avatar on screen: an embedded head's name, else its folder."""
+        folder = Path(self.settings.avatar_dir or DEFAULT_AVATAR).resolve()
+        name = next((n for n, p in EMBEDDED_AVATARS.items() if p.resolve() == folder), None)
+        shown = self.scene.name if self.scene is not None else folder.name
+        self.dpg.set_value("avatar_pick", name or f"folder: {shown}")
+
+    def _apply_light(self) -> None:
+        """The light controls act on a relightable avatar from its next frame on."""
+        from splat.relight import Light
+
+        if self.scene is None or not self.scene.relightable:
+            return
+        s = self.settings
+        self.scene.pipeline.set_light(
+            Light.from_az_el(s.light_az, s.light_el, tuple(s.light_colour)) if s.light_on else None)
 
     def hotkey(self, method: str) -> None:
         """A hotkey was pressed (handler thread): run its action on the GUI thread."""
@@ -396,6 +458,7 @@ class AvatarApp:
                 return
             kept = self.scene.name if self.scene is not None else "nothing"
             self.say(f"load failed: {loaded.error} (keeping {kept})")
+            self._show_avatar_choice()
             return
         scene, engine, ckpt, note = loaded.scene, loaded.engine, loaded.checkpoint, loaded.note
         first = self.scene is None
@@ -403,11 +466,16 @@ class AvatarApp:
         self.scene = scene
         for key, value in request.items():
             setattr(self.settings, key, value)
+        self.session.set_options(shape=())   # before the swap: no frame mixes rig and identity
         self.session.set_scene(scene)
         self.smoother = None if engine is None else SmoothedEngine(
             engine, self.settings.smoothing_ms / 1000.0)
         self.session.set_engine(self.smoother)
         self._build_pose(scene)
+        self._build_identity(scene)
+        self._apply_light()
+        self.dpg.configure_item("light_controls", show=scene.relightable)
+        self._show_avatar_choice()
         if first or scene.rig is not None:
             self.frame_preset("face")
         pipe = scene.pipeline
@@ -425,6 +493,18 @@ class AvatarApp:
         self.pose_expr = np.zeros(len(names), np.float32)
         self.session.set_options(expr_manual=())
         layout.build_pose_sliders(self, names, lo, hi)
+
+    def _build_identity(self, scene: Scene) -> None:
+        """The Avatar tab's identity sliders, starting at the avatar's own face (FLAME's PCA
+        gets ±3 like its expressions; the embedded rigs' components are unit targets)."""
+        rig = scene.rig
+        names = list(rig.shape_names[:MAX_IDENTITY_SLIDERS]) if rig is not None else []
+        own = np.zeros(rig.n_shape if rig is not None else 0, np.float32)
+        shape = np.asarray(scene.pipeline.identity.get("shape", own), np.float32).reshape(-1)
+        own[:min(len(own), len(shape))] = shape[:len(own)]
+        self.identity_own, self.identity = own, own.copy()
+        lo, hi = (-3.0, 3.0) if rig is not None and rig.rig_id.startswith("flame") else (-1.0, 1.0)
+        layout.build_identity_sliders(self, names, [float(v) for v in own[:len(names)]], lo, hi)
 
     def request_quit(self, reason: str = "") -> None:
         """Leave the main loop after this frame (finalising a recording); `reason` (e.g.
@@ -608,6 +688,7 @@ class AvatarApp:
             self._apply_load(request, loaded)
         if self._opening is not None:
             self._poll_opening()
+        self._print_terminal()
         self._poll_devices()
         while self._hotkeys:
             method = self._hotkeys.pop(0)
@@ -653,6 +734,12 @@ class AvatarApp:
             self.say(self.session.renderer.error)
             self.session.renderer.error = ""
         dpg.set_value("status", self.status_line())
+
+    def _print_terminal(self) -> None:
+        if self._terminal and not self.scanner.busy:
+            for line in self._terminal:
+                print(line, file=sys.stderr, flush=True)
+            self._terminal.clear()
 
     def _poll_devices(self) -> None:
         """Hot-plug: re-scan while no stream is open; apply a finished scan's list."""
@@ -742,7 +829,7 @@ class AvatarApp:
             if o.virtual_camera:
                 why_not = self.set_virtual_camera(True)
                 if why_not is not None:   # the line saying what to install, for the terminal too
-                    print(why_not, file=sys.stderr)
+                    self._terminal.append(why_not)
             period = 1.0 / 60.0
             while dpg.is_dearpygui_running() and not self.quit_requested:
                 start = time.monotonic()
@@ -773,6 +860,7 @@ class AvatarApp:
         if self._opening is not None:
             self._opening[0].abandon()
         self.scanner.finish(timeout=3.0)
+        self._print_terminal()
         if self.vcam is not None:
             self.vcam.close()
         self.session.close()

@@ -13,6 +13,7 @@ from avatar_app.gui.hotkeys import legend
 from avatar_app.gui.orbit import PRESETS
 from avatar_app.settings import RANGES
 from avatar_app.vad import GATE_MODES
+from splat.assets_paths import EMBEDDED_AVATARS
 
 if TYPE_CHECKING:
     from avatar_app.gui.app import AvatarApp
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 PANEL_W = 370
 BOTTOM_H = 62   # below the panel and the view: two status lines and the message line
 SLIDER_W = 170
+CHAR_W = 7.2    # width of one character of dearpygui's default font, in pixels
 SIZES = (256, 384, 512, 768, 1024)
 MOTION_FORMATS = {"": "none", ".npz": ".npz (flame_param)", ".csv": ".csv (ARKit names)",
                   ".json": ".json (ARKit names)"}
@@ -58,6 +60,8 @@ def build(app: "AvatarApp", size: int) -> None:
                 dpg.add_image("tex", tag="image", width=size, height=size)
         dpg.add_text("", tag="status")
         dpg.add_text("", tag="message", color=(255, 200, 80))
+        with dpg.tooltip("message"):
+            dpg.add_text("", tag="message_full", wrap=600)
     _dialogs(app)
 
 
@@ -228,15 +232,74 @@ def build_pose_sliders(app: "AvatarApp", names: list[str], lo: float, hi: float)
 
 
 def _avatar_tab(app: "AvatarApp") -> None:
-    dpg = app.dpg
-    tip(app, dpg.add_button(label="Load avatar folder...", callback=lambda: dpg.show_item("dlg_avatar")),
-        "A GaussianAvatars-style folder (point_cloud.ply + flame_param.npz) or a plain .ply "
-        "folder. The current avatar stays until the new one has loaded.")
-    tip(app, dpg.add_button(label="FLAME model file...", callback=lambda: dpg.show_item("dlg_flame")),
-        "generic_model.pkl (FLAME 2020) or flame2023.pkl, for avatars without their own rig.")
-    tip(app, dpg.add_button(label="Checkpoint...", callback=lambda: dpg.show_item("dlg_ckpt")),
-        "A speech-to-motion model folder (config.json + model.safetensors).")
+    dpg, s = app.dpg, app.settings
+    tip(app, dpg.add_combo(list(EMBEDDED_AVATARS), label="embedded head", tag="avatar_pick",
+                           width=150, callback=lambda _s, v: app.pick_avatar(v)),
+        "The heads that come with the app: procedural (stylised) or human (MakeHuman CC0, "
+        "relightable). Another folder shows here as 'folder: NAME'.")
+    with dpg.group(horizontal=True):
+        tip(app, dpg.add_button(label="Avatar folder...",
+                                callback=lambda: dpg.show_item("dlg_avatar")),
+            "A GaussianAvatars-style folder (point_cloud.ply + flame_param.npz) or a plain .ply "
+            "folder. The current avatar stays until the new one has loaded.")
+        tip(app, dpg.add_button(label="FLAME model...",
+                                callback=lambda: dpg.show_item("dlg_flame")),
+            "generic_model.pkl (FLAME 2020) or flame2023.pkl, for avatars without their own rig.")
+        tip(app, dpg.add_button(label="Checkpoint...", callback=lambda: dpg.show_item("dlg_ckpt")),
+            "A speech-to-motion model folder (config.json + model.safetensors).")
     dpg.add_text("", tag="current", wrap=PANEL_W - 30)
+    with dpg.group(tag="light_controls", show=False):
+        dpg.add_separator()
+        with dpg.group(horizontal=True):
+            tip(app, dpg.add_checkbox(label="light", tag="light_on", default_value=s.light_on,
+                                      callback=lambda _s, v: app.set_setting("light_on", v)),
+                "Shade this relightable avatar under a movable light (like `still --light`); "
+                "off shows its baked colours.")
+            tip(app, dpg.add_color_edit(
+                tuple(int(c * 255) for c in s.light_colour), label="light colour",
+                tag="light_colour", no_alpha=True, no_inputs=True,
+                callback=lambda _s, v: app.set_setting(
+                    "light_colour", [c / 255.0 if c > 1 else c for c in v[:3]])),
+                "The light's colour; darker is dimmer (the ambient part keeps the skin's own "
+                "colour).")
+        for key, label, hint in (
+                ("light_az", "light azimuth", "Where the light comes from around the head, in "
+                 "degrees: 0 is the front, negative the viewer's left."),
+                ("light_el", "light elevation", "How high the light stands, in degrees: 90 "
+                 "straight above, negative from below.")):
+            tip(app, dpg.add_slider_float(
+                label=label, tag=key, default_value=getattr(s, key), min_value=RANGES[key][0],
+                max_value=RANGES[key][1], width=SLIDER_W, format="%.0f",
+                callback=lambda _s, v, k=key: app.set_setting(k, float(v))), hint)
+    dpg.add_separator()
+    with dpg.group(horizontal=True):
+        dpg.add_text("Identity (a new face, live):")
+        tip(app, dpg.add_button(label="Reset identity", tag="btn_identity",
+                                callback=lambda: app.reset_identity()),
+            "The identity sliders back to the avatar's own face.")
+    dpg.add_child_window(tag="identity_sliders", height=-4, border=False)
+
+
+def build_identity_sliders(app: "AvatarApp", names: list[str], values: list[float],
+                           lo: float, hi: float) -> None:
+    """One slider per rig identity component (rebuilt whenever another avatar loads); a rig
+    without any gets a line saying so and a disabled reset button."""
+    dpg = app.dpg
+    for item in dpg.get_item_children("identity_sliders", 1) or []:
+        app.tooltips.pop(item, None)
+    dpg.delete_item("identity_sliders", children_only=True)
+    dpg.configure_item("btn_identity", enabled=bool(names))
+    if not names:
+        dpg.add_text("This avatar's rig has no identity components: its face is fixed.",
+                     parent="identity_sliders", wrap=PANEL_W - 30)
+        return
+    for i, (name, value) in enumerate(zip(names, values)):
+        item = dpg.add_slider_float(label=name, default_value=value, min_value=lo, max_value=hi,
+                                    width=SLIDER_W, format="%.2f", parent="identity_sliders",
+                                    tag=f"shape_{i}",
+                                    callback=lambda _s, v, k=i: app.set_identity(k, v))
+        tip(app, item, f"Identity component '{name}' ({lo:g}..{hi:g}): reshapes the face "
+                       "live, without reloading; Reset identity restores the avatar's own.")
 
 
 def _output_tab(app: "AvatarApp") -> None:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from avatar_app.gui.app import AvatarApp
 
 ACTIONS = ("start_live", "stop_live", "record_start", "record_stop", "reset_view",
-           "preset_face", "preset_head", "refresh_devices", "reset_pose", "quit")
+           "preset_face", "preset_head", "refresh_devices", "reset_pose", "reset_identity", "quit")
 
 
 def load_script(path: str) -> list[dict]:
@@ -75,6 +75,7 @@ def run_step(app: AvatarApp, step: dict, runner: ScriptRunner) -> bool:
          "preset_face": lambda: app.frame_preset("face"),
          "preset_head": lambda: app.frame_preset("head"),
          "refresh_devices": app.refresh_devices, "reset_pose": app.reset_pose,
+         "reset_identity": app.reset_identity,
          "quit": app.request_quit}[value]()
     elif key == "set":  # settings by name (as the controls set them); "jaw" is the pose slider
         for name, v in value.items():
@@ -85,6 +86,11 @@ def run_step(app: AvatarApp, step: dict, runner: ScriptRunner) -> bool:
     elif key == "pose":  # {"smile_L": 1.0}: the Pose tab's expression sliders by name
         for name, v in value.items():
             app.set_pose(str(name), float(v))
+    elif key == "identity":  # {"nose_size": 1.0}: the Avatar tab's identity sliders by name
+        for name, v in value.items():
+            app.set_identity(str(name), float(v))
+    elif key == "avatar":  # "human": the Avatar tab's picker of embedded heads
+        app.pick_avatar(str(value))
     elif key == "tab":   # show a tab of the control panel ("tab_audio", "tab_pose", ...)
         dpg.set_value("tabs", value)
     elif key == "wait_devices":  # until the microphone list names this device
@@ -151,7 +157,20 @@ def report(app: AvatarApp) -> dict:
         "pose_sliders": sum(dpg.get_item_type(i).endswith("mvSliderFloat")
                             for i in dpg.get_item_children("pose_sliders", 1) or []),
         "virtual_camera": app.vcam.name if app.vcam is not None else None,
+        "avatar_pick": dpg.get_value("avatar_pick"),
+        "identity_sliders": sum(dpg.get_item_type(i).endswith("mvSliderFloat")
+                                for i in dpg.get_item_children("identity_sliders", 1) or []),
+        "identity_reset_enabled": dpg.is_item_enabled("btn_identity"),
+        "light_shown": dpg.is_item_shown("light_controls"),
+        "light": _light(app),
     }
+
+
+def _light(app: AvatarApp) -> dict | None:
+    """The light the shown avatar is shaded under (None: baked colours or no avatar)."""
+    light = app.scene.pipeline.light if app.scene is not None else None
+    return None if light is None else {"direction": list(light.direction),
+                                       "colour": list(light.colour)}
 
 
 def _rect(dpg, item: str) -> list[float]:
