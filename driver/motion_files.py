@@ -45,6 +45,12 @@ down, positive roll tilts it towards the subject's right shoulder), `headX`/`hea
 pitch / JAW_OPEN_MAX_RAD = 0.35 rad, ARKit's 0..1 scale; beyond 1 opens wider) with `jawYaw`,
 `jawRoll` in radians, and `eyeLeftYaw`/`Pitch`/`Roll`, `eyeRightYaw`/... (`eyes_pose`).
 
+An ARKit-52 rig (the embedded human head) writes its own expression names as they are. Its
+`jawOpen` expression shares the name of the jaw's pose column, so such a file has one
+`jawOpen`: the jaw's pitch / 0.35 plus the expression (the whole opening an ARKit tool
+expects), read back as the jaw's pitch with the expression at zero; motion driven from speech
+keeps that expression at zero (the jaw opens by its pose), so it reads back exactly.
+
 Reading rules: the `time` column is required, finite and strictly increasing; every cell is a
 finite number; a missing curve is zero; the curves are resampled (linear, held at the ends) on
 a regular grid from t = 0 at the file's `fps` (JSON) or the rate of its median time step, so a
@@ -117,13 +123,16 @@ _EULER_COLUMNS: tuple[tuple[str, slice, tuple[str, str, str]], ...] = (
     ("eyes_pose", slice(3, 6), ("eyeRightYaw", "eyeRightPitch", "eyeRightRoll")),
 )
 _TRANSLATION_COLUMNS = ("headX", "headY", "headZ")
+POSE_COLUMNS = frozenset(c for _, _, cols in _EULER_COLUMNS for c in cols) | set(_TRANSLATION_COLUMNS)
 _EULER_ORDER = "YXZ"   # intrinsic: yaw about +y, then pitch about the new x, then roll
 
 
 # ----------------------------------------------------------------------------- names
 def expression_columns(expr_names: Sequence[str]) -> list[tuple[int, tuple[str, ...]]]:
-    """(rig expression index, its column names) in rig order: ARKit names where mapped."""
-    return [(i, ARKIT_NAMES.get(name, (name,))) for i, name in enumerate(expr_names)]
+    """(rig expression index, its column names) in rig order: ARKit names where mapped; an
+    expression named like a pose column (an ARKit rig's `jawOpen`) has none of its own."""
+    return [(i, ARKIT_NAMES.get(name, (name,))) for i, name in enumerate(expr_names)
+            if name not in POSE_COLUMNS]
 
 
 def curve_names(expr_names: Sequence[str]) -> list[str]:
@@ -154,6 +163,8 @@ def frames_to_curves(frames: Sequence[MotionFrame], expr_names: Sequence[str]) -
         for j, name in enumerate(columns):
             curves[name] = angles[:, j]
     curves["jawOpen"] = curves["jawOpen"] / JAW_OPEN_MAX_RAD
+    if "jawOpen" in expr_names:      # an ARKit rig: its jawOpen unit joins the jaw's opening
+        curves["jawOpen"] = curves["jawOpen"] + params["expr"][:, list(expr_names).index("jawOpen")]
     for j, name in enumerate(_TRANSLATION_COLUMNS):
         curves[name] = params["translation"][:, j].astype(np.float64)
     return {name: curves[name] for name in curve_names(expr_names)}

@@ -17,6 +17,9 @@ expression spaces do not, so we build a linear map between them from geometry al
    scaled by the alignment) and the target's expression coefficients are fitted by ridge
    regularised, area- and lip-weighted least squares over the moving face region: one matrix
    `M (n_src_expr x n_tgt_expr)`, so retargeting a frame is `expr_tgt = expr_src @ M`.
+   An ARKit-52 target driven from the default rig (the embedded human head) takes its
+   expressions from the native map by name instead (driver.arkit_map: the fit cannot know that
+   mouthClose only seals lips as far as the jaw opened them); steps 1 and 4 still apply.
 4. Poses pass through, conjugated by the alignment rotation (exactly pass-through when the rigs
    share FLAME's axes); translation is scaled and rotated, and corrected for the two rigs' root
    joints sitting in different places so a global head rotation pivots where the source did.
@@ -35,6 +38,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 from scipy.spatial.transform import Rotation
 
+from driver import arkit_map
 from driver.motion import MotionFrame
 from splat.errors import UserInputError
 from splat.mesh_ops import (Similarity, closest_points_on_nearby_triangles, triangle_normals,
@@ -400,6 +404,9 @@ class Retargeter:
                 _save_fit(path, fit)
         self.fit: RetargetFit = fit
         self.matrix = fit.matrix
+        # Expressions by name where the target is an ARKit rig (see driver.arkit_map).
+        self.native = (arkit_map.ArkitMap.for_rigs(source, target)
+                       if arkit_map.applies(source, target) else None)
         sim = fit.similarity
         src_root = (source.J_regressor.astype(np.float64) @ source.v_template)[0]
         tgt_root = (target.J_regressor.astype(np.float64) @ target.v_template)[0]
@@ -407,18 +414,22 @@ class Retargeter:
 
     def quality(self) -> dict[str, float]:
         """Source expression name -> relative residual of its transfer (0 = exact, 1 = nothing
-        of it reaches the target), including motion on parts the target lacks."""
+        of it reaches the target), including motion on parts the target lacks. It describes
+        the geometric fit; with `.native` the expressions come from the ARKit map instead."""
         return {n: float(r) for n, r in zip(self.source.expr_names, self.fit.residual)}
 
     def summary(self) -> str:
         """One line for logs and the CLI."""
         q = np.asarray(self.fit.residual)
         sim = self.fit.similarity
-        return (f"motion is retargeted from rig {self.source.rig_id!r} to rig "
+        head = (f"motion is retargeted from rig {self.source.rig_id!r} to rig "
                 f"{self.target.rig_id!r} (scale {sim.scale:.3f}, rotation {sim.angle_deg:.1f} deg, "
-                f"{self.fit.region_size} face vertices; expression transfer residual median "
-                f"{np.median(q):.2f}, worst {self.source.expr_names[int(np.argmax(q))]} "
-                f"{q.max():.2f})")
+                f"{self.fit.region_size} face vertices; ")
+        if self.native is not None:
+            return (head + f"expressions by the native ARKit map: {self.native.mapped_units()} "
+                    f"of {self.source.n_expr} reach the rig)")
+        return (head + f"expression transfer residual median {np.median(q):.2f}, worst "
+                f"{self.source.expr_names[int(np.argmax(q))]} {q.max():.2f})")
 
     def apply(self, frame: MotionFrame) -> MotionFrame:
         """The same motion in the target rig's parameters."""
@@ -434,7 +445,9 @@ class Retargeter:
         G = Rotation.from_rotvec(rotation).as_matrix()
         translation = (sim.scale * sim.R @ np.asarray(frame.translation, np.float64)
                        + (np.eye(3) - G) @ self._pivot_offset)
-        return MotionFrame(t=frame.t, expr=(expr @ self.matrix).astype(np.float32),
+        mapped = (expr @ self.matrix if self.native is None
+                  else self.native.expressions(expr, float(frame.jaw_pose[0])))
+        return MotionFrame(t=frame.t, expr=mapped.astype(np.float32),
                            jaw_pose=self._rotate(frame.jaw_pose),
                            neck_pose=self._rotate(frame.neck_pose), rotation=rotation,
                            eyes_pose=self._rotate(frame.eyes_pose),

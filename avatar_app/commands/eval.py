@@ -48,6 +48,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                              "them): silence closure by pause loudness, speech opening, "
                              "r(aperture, loudness), best lag, bilabial closure, for the model "
                              "(no gate) and the energy-jaw baseline")
+    parser.add_argument("--avatar", action="append", default=None, metavar="NAME|DIR",
+                        help="instead: bilabial and silence closure of the model's (and the "
+                             "ground truth's) motion shown on this avatar, mapped the way the "
+                             "app maps it, measured on its own lips, beside the default head; "
+                             "an embedded head (procedural, human) or an avatar folder "
+                             "(repeatable)")
     parser.add_argument("--energy-gain", type=float, default=None,
                         help="with --real: energy-jaw gain in rad (default: refit on --corpus "
                              "if given, else the synthetic corpus's fit, 0.129)")
@@ -79,6 +85,19 @@ def run_real(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_avatars(args: argparse.Namespace) -> int:
+    """`eval --avatar NAME|DIR`: the closure table on each avatar's mesh (and --json)."""
+    from driver.avatar_eval import evaluate_avatars, format_avatar_table
+    from driver.training_data import open_data
+
+    table = evaluate_avatars(args.checkpoint, open_data(**data_fields(args)), args.avatar,
+                             args.split, args.max_clips)
+    print(format_avatar_table(table))
+    if args.json:
+        args.json.write_text(json.dumps(table, indent=2, default=float))
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
 
@@ -93,8 +112,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.real is not None and args.avatar:
+        raise UserInputError("--real and --avatar are two different evaluations; pass one")
     if args.real is not None:
         return run_real(args)
+    if args.avatar:
+        return run_avatars(args)
     table, example = evaluate(args.checkpoint, open_data(**data_fields(args)), args.split,
                               args.syncnet, args.max_clips, args.plot_clip, args.lipreader,
                               args.lipread_clips)
