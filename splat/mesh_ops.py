@@ -42,6 +42,28 @@ def vertex_areas(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
     return out
 
 
+def stratified_surface_samples(verts: np.ndarray, faces: np.ndarray, weight: np.ndarray,
+                               total: int, rng: np.random.Generator
+                               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(face of each point, barycentrics, spacing per face) for ~`total` points spread by area x
+    `weight`: stratified counts per face, and low-discrepancy points within each face (an R2
+    sequence from a random start, folded into the triangle), so even spacing leaves no thin
+    spots for a surface behind to show through. Spacing is per face so callers can clamp it."""
+    area = triangle_areas(verts, faces)
+    w = area * weight
+    expected = total * w / w.sum()
+    counts = np.floor(expected).astype(np.int64)
+    counts += rng.random(len(counts)) < (expected - counts)
+    face = np.repeat(np.arange(len(counts)), counts)
+    k = np.arange(len(face)) - np.repeat(np.cumsum(counts) - counts, counts)
+    start = rng.random((len(counts), 2))[face]
+    uv = np.mod(start + k[:, None] * np.array([0.7548776662466927, 0.5698402909980532]), 1.0)
+    fold = uv.sum(axis=1) > 1.0
+    uv[fold] = 1.0 - uv[fold]
+    bary = np.stack([1.0 - uv[:, 0] - uv[:, 1], uv[:, 0], uv[:, 1]], axis=1)
+    return face, bary, np.sqrt(area / np.maximum(expected, 1e-9))
+
+
 def triangle_normals(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """(F,3) area-weighted (not unit) outward face normals, see the module docstring."""
     n = _face_cross(verts, faces)

@@ -18,7 +18,7 @@ import torch
 from splat.binding import matrix_to_quaternion, triangle_frames, world_to_local
 from splat.human.appearance import HAIR, Surface, brow_weight, hair_weight
 from splat.human.head_mesh import HPart
-from splat.mesh_ops import triangle_areas, triangle_normals, vertex_normals
+from splat.mesh_ops import stratified_surface_samples, triangle_normals, vertex_normals
 from splat.procedural.appearance import vertex_occlusion
 from splat.procedural.fields import normalize
 
@@ -65,25 +65,6 @@ def _face_importance(verts: np.ndarray, faces: np.ndarray, part: np.ndarray, lip
     return np.where(low, 0.8, w)                         # shoulders and chest: coarser
 
 
-def _sample(verts: np.ndarray, faces: np.ndarray, weight: np.ndarray, total: int,
-            rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(face, barycentrics, spacing): stratified counts per face, R2 points inside each."""
-    area = triangle_areas(verts, faces)
-    w = area * weight
-    expected = total * w / w.sum()
-    counts = np.floor(expected).astype(np.int64)
-    counts += rng.random(len(counts)) < (expected - counts)
-    face = np.repeat(np.arange(len(counts)), counts)
-    k = np.arange(len(face)) - np.repeat(np.cumsum(counts) - counts, counts)
-    start = rng.random((len(counts), 2))[face]
-    uv = np.mod(start + k[:, None] * np.array([0.7548776662466927, 0.5698402909980532]), 1.0)
-    fold = uv.sum(axis=1) > 1.0
-    uv[fold] = 1.0 - uv[fold]
-    bary = np.stack([1.0 - uv[:, 0] - uv[:, 1], uv[:, 0], uv[:, 1]], axis=1)
-    spacing = np.sqrt(area / np.maximum(expected, 1e-9))
-    return face, bary, spacing[face]
-
-
 def _discs(normal: np.ndarray, along: np.ndarray, sigma: np.ndarray, stretch: np.ndarray,
            thin: float = THINNESS) -> tuple[np.ndarray, np.ndarray]:
     along = normalize(along - normal * np.einsum("ij,ij->i", along, normal)[:, None])
@@ -103,8 +84,9 @@ def surface_splats(verts: np.ndarray, faces: np.ndarray, part: np.ndarray, lip_v
         eye = (part == HPart.EYEBALL) & (np.sign(verts[:, 0]) == side)
         vn[eye] = normalize(verts[eye] - c)
     ao_v = vertex_occlusion(verts, faces, vn)
-    face, bary, spacing = _sample(verts, faces, _face_importance(verts, faces, part, lip_v),
-                                  SURFACE_GAUSSIANS, rng)
+    face, bary, spacing = stratified_surface_samples(
+        verts, faces, _face_importance(verts, faces, part, lip_v), SURFACE_GAUSSIANS, rng)
+    spacing = spacing[face]
     corners = faces[face]
     interp = lambda a: np.einsum("nk,nk...->n...", bary, a[corners])  # noqa: E731
     pos = interp(verts)
@@ -143,8 +125,9 @@ def hair_splats(verts: np.ndarray, faces: np.ndarray, part: np.ndarray,
     c = verts[faces].mean(axis=1)
     fpart = part[faces].max(axis=1)
     cover = np.where(fpart == HPart.SKIN, hair_weight(c), 0.0)
-    face, bary, spacing = _sample(verts, faces, np.maximum(cover - 0.2, 0.0) + 1e-12,
-                                  HAIR_GAUSSIANS, rng)
+    face, bary, spacing = stratified_surface_samples(
+        verts, faces, np.maximum(cover - 0.2, 0.0) + 1e-12, HAIR_GAUSSIANS, rng)
+    spacing = spacing[face]
     keep = cover[face] > 0.2
     face, bary, spacing = face[keep], bary[keep], spacing[keep]
     corners = faces[face]

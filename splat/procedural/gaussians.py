@@ -13,7 +13,7 @@ import torch
 
 from splat.avatar import GaussianAvatar
 from splat.binding import matrix_to_quaternion, world_to_local
-from splat.mesh_ops import triangle_areas, vertex_normals
+from splat.mesh_ops import stratified_surface_samples, triangle_areas, vertex_normals
 from splat.procedural.appearance import SurfacePoints, colours, vertex_occlusion
 from splat.procedural.fields import normalize
 from splat.procedural.geometry import HeadGeometry
@@ -48,23 +48,11 @@ def _face_importance(geo: HeadGeometry) -> np.ndarray:
 
 def _sample(geo: HeadGeometry, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(face index, barycentrics, splat spacing) with stratified counts per face."""
-    area = triangle_areas(geo.verts, geo.faces)
-    weight = area * _face_importance(geo)
-    expected = TARGET_GAUSSIANS * weight / weight.sum()
-    counts = np.floor(expected).astype(np.int64)
-    counts += rng.random(len(counts)) < (expected - counts)
-    face = np.repeat(np.arange(len(counts)), counts)
-    # Low-discrepancy points within each face (R2 sequence from a random start, folded into
-    # the triangle): even spacing leaves no thin spots for the far side to show through.
-    k = np.arange(len(face)) - np.repeat(np.cumsum(counts) - counts, counts)
-    start = rng.random((len(counts), 2))[face]
-    uv = np.mod(start + k[:, None] * np.array([0.7548776662466927, 0.5698402909980532]), 1.0)
-    fold = uv.sum(axis=1) > 1.0
-    uv[fold] = 1.0 - uv[fold]
-    bary = np.stack([1.0 - uv[:, 0] - uv[:, 1], uv[:, 0], uv[:, 1]], axis=1)
-    spacing = np.sqrt(area / np.maximum(expected, 1e-9))
+    face, bary, spacing = stratified_surface_samples(geo.verts, geo.faces, _face_importance(geo),
+                                                     TARGET_GAUSSIANS, rng)
     # A thin inner-lip triangle that drew a splat by chance must not get one wider than itself:
     # those at the mouth corners stretch when the jaw opens and would smear dark past the lips.
+    area = triangle_areas(geo.verts, geo.faces)
     inner = geo.part[geo.faces].max(axis=1) == Part.INNER_LIP
     spacing = np.where(inner, np.minimum(spacing, 1.2 * np.sqrt(area)), spacing)
     return face, bary, spacing[face]
