@@ -25,7 +25,7 @@ from avatar_app.stop_signals import StopRequest
 from driver.idle import IdleMotion, rms_energy
 from driver.motion import MotionFrame
 from driver.motion_files import MOTION_SUFFIXES, read_motion, write_motion
-from splat.assets_paths import default_avatar
+from splat.assets_paths import default_avatar, is_embedded_avatar
 from splat.errors import UserInputError
 
 
@@ -166,7 +166,9 @@ def render_clip(job: RenderJob, say: Callable[[str], None] = print,
     if rig_data is None:
         raise UserInputError(f"{avatar_dir} is a plain 3DGS scene without a rig; render needs "
                              "a rigged avatar")
-    retarget = "explicit" if job.retarget else "off"
+    # An embedded head is retargeted as the window does (the native ARKit map for the human
+    # head); any other foreign rig needs the user's --retarget.
+    retarget = "explicit" if job.retarget else "auto" if is_embedded_avatar(avatar_dir) else "off"
     if job.motion is not None:
         rigs = file_motion_rigs(job.checkpoint, rig_data, retarget, job.source_rig, say)
         motion, motion_fps = read_motion(job.motion, rigs.rig.expr_names, say)

@@ -34,6 +34,13 @@ DEFAULT_RIG = DEFAULT_AVATAR / "rig.npz"            # its rig; the default model
 HUMAN_AVATAR = ASSETS_DIR / "human_avatar"          # the MakeHuman (CC0) head: ARKit-52 rig, relightable
 # The embedded heads by name, for an avatar picker (the default first).
 EMBEDDED_AVATARS = {"procedural": DEFAULT_AVATAR, "human": HUMAN_AVATAR}
+
+
+def is_embedded_avatar(folder: str | Path) -> bool:
+    """One of the heads shipped here: the embedded model's motion is known to map onto them."""
+    resolved = Path(folder).resolve()
+    return any(resolved == path.resolve() for path in EMBEDDED_AVATARS.values())
+
 DEFAULT_MODEL = ASSETS_DIR / "default_model"        # the shipped regressor checkpoint
 DEFAULT_LIPREADER = ASSETS_DIR / "lipreader"        # the shipped lip reader (eval's PER / VER)
 DEMO_CLIP = ASSETS_DIR / "demo_speech.wav"          # the demo speech clip

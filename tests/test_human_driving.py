@@ -94,7 +94,8 @@ def test_eval_avatar_measures_both_heads_on_a_tiny_corpus(tmp_path):
 
 
 def test_render_save_motion_writes_the_human_heads_arkit_names(tmp_path):
-    """render --avatar <human head> --save-motion x.csv: the columns are the head's own ARKit
+    """render --avatar <human head> --save-motion x.csv (no --retarget: an embedded head is
+    retargeted like in the window): the columns are the head's own ARKit
     units (one jawOpen, the jaw's opening), the lips move, and the file reads back exactly."""
     from driver.motion_files import ARKIT_52, POSE_COLUMNS, read_motion
     from tests.test_render_cmd import run_main, speech
@@ -102,7 +103,7 @@ def test_render_save_motion_writes_the_human_heads_arkit_names(tmp_path):
     target = load_rig_data(HUMAN_RIG)
     speech(tmp_path / "in.wav", seconds=0.6)
     r = run_main("render", "--audio", tmp_path / "in.wav", "--avatar", HUMAN_AVATAR,
-                 "--retarget", "--size", 32, "--backend", "cpu", "--quiet", "--out", tmp_path / "a.mp4",
+                 "--size", 32, "--backend", "cpu", "--quiet", "--out", tmp_path / "a.mp4",
                  "--save-motion", tmp_path / "m.csv")
     assert r.returncode == 0, r.stderr
     header = (tmp_path / "m.csv").read_text().splitlines()[0].split(",")
