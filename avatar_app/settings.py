@@ -54,6 +54,9 @@ class Settings:
     light_az: float = -30.0  # degrees about +y, 0 = from the front (Light.from_az_el)
     light_el: float = 30.0  # degrees above the horizon
     light_colour: list[float] = field(default_factory=lambda: [1.0, 1.0, 1.0])
+    # the Avatar tab's identity sliders, per avatar folder (the avatar_dir it was loaded as, ""
+    # = the embedded default): rig shape name -> slider value; absent = the avatar's own face
+    identity: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 # String settings a control picks from a fixed list: anything else in the file is dropped.
@@ -62,6 +65,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "backend": ("auto", "cpu", "gsplat"),   # splat.render.BACKENDS (importing it loads torch)
     "record_motion": ("", ".npz", ".csv", ".json"),
 }
+IDENTITY_LIMIT = 3.0  # the widest identity slider (FLAME's PCA components); others are +-1
 # Numeric settings a slider sets: a value outside the slider's range falls back too.
 RANGES: dict[str, tuple[float, float]] = {
     "input_gain_db": (-20.0, 30.0),
@@ -98,6 +102,9 @@ def load_settings(path: Path | None = None) -> Settings:
         elif isinstance(default, (int, float)):
             ok = isinstance(value, (int, float)) and not isinstance(value, bool)
             value = type(default)(value) if ok else value
+        elif isinstance(default, dict):
+            value = _identity_table(value)
+            ok = True
         elif isinstance(default, list):
             ok = isinstance(value, list) and len(value) == len(default) and all(
                 isinstance(v, (int, float)) for v in value)
@@ -111,6 +118,23 @@ def load_settings(path: Path | None = None) -> Settings:
         if ok:
             setattr(settings, f.name, value)
     return settings
+
+
+def _identity_table(value: object) -> dict[str, dict[str, float]]:
+    """The valid part of a saved identity table: folder -> {shape name: finite value within
+    +-IDENTITY_LIMIT}; anything else in it is dropped entry by entry."""
+    if not isinstance(value, dict):
+        return {}
+    table = {}
+    for folder, shapes in value.items():
+        if not isinstance(folder, str) or not isinstance(shapes, dict):
+            continue
+        kept = {name: float(v) for name, v in shapes.items()
+                if isinstance(name, str) and isinstance(v, (int, float)) and not isinstance(v, bool)
+                and math.isfinite(v) and abs(v) <= IDENTITY_LIMIT}
+        if kept:
+            table[folder] = kept
+    return table
 
 
 def save_settings(settings: Settings, path: Path | None = None) -> None:

@@ -51,7 +51,7 @@ def test_pick_human_identity_sliders_and_light(tmp_path):
         {"save_render": str(r / "light.png")}, {"report": str(r / "lit.json")},
         {"set": {"light_on": False}}, {"report": str(r / "baked.json")},
         {"identity": {"no_such_part": 1.0}}, {"avatar": "nobody"},
-        {"report": str(r / "bad.json")}, {"do": "quit"},
+        {"report": str(r / "bad.json")}, {"identity": {"nose_size": 0.5}}, {"do": "quit"},
     ]
     (tmp_path / "script.json").write_text(json.dumps(script))
     with xvfb(1366, 768) as display:
@@ -93,7 +93,24 @@ def test_pick_human_identity_sliders_and_light(tmp_path):
     assert any("no identity component 'no_such_part'" in m for m in msgs)
     assert any("no embedded avatar 'nobody'" in m for m in msgs)
 
-    # the choice and the light are saved like the other settings
+    # the choice, the light and the identity sliders are saved like the other settings
     saved = json.loads((tmp_path / "config" / "talking-splat" / "settings.json").read_text())
     assert Path(saved["avatar_dir"]).name == "human_avatar"
     assert (saved["light_az"], saved["light_el"]) == (80.0, -10.0)
+    assert saved["identity"] == {saved["avatar_dir"]: {n: 0.5 if n == "nose_size" else 0.0
+                                                       for n in saved["identity"][saved["avatar_dir"]]}}
+
+    # ... and restored: the next start shows the same face variant on the same sliders
+    (tmp_path / "script.json").write_text(json.dumps([
+        {"wait_loaded": True}, {"tab": "tab_avatar"}, {"wait": 0.3},
+        {"report": str(r / "restored.json")}, {"do": "quit"}]))
+    with xvfb(1366, 768) as display:
+        proc = subprocess.run([sys.executable, str(ROOT / "main.py"), "gui", "--script",
+                               str(tmp_path / "script.json"), "--backend", "cpu", "--size", "256"],
+                              cwd=tmp_path, env=_env(tmp_path, DISPLAY=display),
+                              capture_output=True, text=True, timeout=150)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    restored = json.loads((r / "restored.json").read_text())
+    names = list(saved["identity"][saved["avatar_dir"]])
+    assert restored["avatar_pick"] == "human" and restored["identity"][names.index("nose_size")] == 0.5
+    assert sum(restored["identity"]) == 0.5

@@ -23,3 +23,16 @@ def test_bad_values_fall_back_to_defaults(tmp_path):
     assert s.gate_mode == "noise"
     path.write_text("{not json")
     assert load_settings(path) == Settings()
+
+
+def test_identity_sliders_round_trip_and_bad_entries_are_dropped(tmp_path):
+    path = tmp_path / "settings.json"
+    s = Settings(identity={"": {"jaw_width": 0.5}, "/heads/human_avatar": {"nose_size": -1.0}})
+    save_settings(s, path)
+    assert load_settings(path) == s
+    path.write_text(json.dumps({"identity": {
+        "a": {"nose_size": 0.25, "big": 9.0, "flag": True, "text": "x"},
+        "b": {"nose_size": float("nan")}, "c": [1.0], "d": {}}}))
+    assert load_settings(path).identity == {"a": {"nose_size": 0.25}}
+    path.write_text(json.dumps({"identity": [1, 2]}))
+    assert load_settings(path).identity == {}

@@ -295,11 +295,15 @@ class AvatarApp:
         self.identity[int(what)] = float(value)
         self.session.set_options(shape=tuple(float(v) for v in self.identity))
         self.dpg.set_value(f"shape_{int(what)}", float(value))   # a script's change shows too
+        # saved for this avatar folder, restored when it loads again (_build_identity)
+        self.settings.identity[self.settings.avatar_dir] = {
+            name: float(v) for name, v in zip(names[:MAX_IDENTITY_SLIDERS], self.identity)}
 
     def reset_identity(self) -> None:
         """Back to the avatar's own face (its flame_param shape)."""
         self.identity = self.identity_own.copy()
         self.session.set_options(shape=())
+        self.settings.identity.pop(self.settings.avatar_dir, None)
         for i, value in enumerate(self.identity_own[:MAX_IDENTITY_SLIDERS]):
             self.dpg.set_value(f"shape_{i}", float(value))
 
@@ -496,7 +500,8 @@ class AvatarApp:
 
     def _build_identity(self, scene: Scene) -> None:
         """The Avatar tab's identity sliders, starting at the avatar's own face (FLAME's PCA
-        gets ±3 like its expressions; the embedded rigs' components are unit targets)."""
+        gets ±3 like its expressions; the embedded rigs' components are unit targets), or at
+        the values saved for this avatar folder the last time they were moved."""
         rig = scene.rig
         names = list(rig.shape_names[:MAX_IDENTITY_SLIDERS]) if rig is not None else []
         own = np.zeros(rig.n_shape if rig is not None else 0, np.float32)
@@ -504,7 +509,14 @@ class AvatarApp:
         own[:min(len(own), len(shape))] = shape[:len(own)]
         self.identity_own, self.identity = own, own.copy()
         lo, hi = (-3.0, 3.0) if rig is not None and rig.rig_id.startswith("flame") else (-1.0, 1.0)
-        layout.build_identity_sliders(self, names, [float(v) for v in own[:len(names)]], lo, hi)
+        saved = self.settings.identity.get(self.settings.avatar_dir, {})
+        for name, value in saved.items():
+            if name in names:
+                self.identity[names.index(name)] = min(max(value, lo), hi)
+        if any(name in names for name in saved):
+            self.session.set_options(shape=tuple(float(v) for v in self.identity))
+        layout.build_identity_sliders(self, names, [float(v) for v in self.identity[:len(names)]],
+                                      lo, hi)
 
     def request_quit(self, reason: str = "") -> None:
         """Leave the main loop after this frame (finalising a recording); `reason` (e.g.

@@ -161,6 +161,7 @@ def report(app: AvatarApp) -> dict:
         "identity_sliders": sum(dpg.get_item_type(i).endswith("mvSliderFloat")
                                 for i in dpg.get_item_children("identity_sliders", 1) or []),
         "identity_reset_enabled": dpg.is_item_enabled("btn_identity"),
+        "identity": [float(v) for v in app.identity],
         "light_shown": dpg.is_item_shown("light_controls"),
         "light": _light(app),
     }
