@@ -69,12 +69,12 @@ def _render_locked(
     )
     t1 = time.perf_counter()
     tiles_x, tiles_y = -(-width // TILE), -(-height // TILE)
-    ordered, offsets, ids = sort_and_bin(splats, depth, tiles_x, tiles_y)
+    offsets, ids = sort_and_bin(splats, depth, tiles_x, tiles_y)
     t2 = time.perf_counter()
     image = np.empty((height, width, 3), np.float32)
     alpha = np.empty((height, width), np.float32)
     bg = np.asarray(background, dtype=np.float32).reshape(3)
-    composite_tiles(ordered, offsets, ids, tiles_x, numba.get_num_threads(), bg, image, alpha)
+    composite_tiles(splats, offsets, ids, tiles_x, numba.get_num_threads(), bg, image, alpha)
     t3 = time.perf_counter()
     if timings is not None:
         timings["project"] = timings.get("project", 0.0) + t1 - t0

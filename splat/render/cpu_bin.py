@@ -5,18 +5,19 @@ mirrored Gaussians seen head-on tie exactly, and an unstable sort layers them di
 frame to frame and from gsplat. A least-significant-digit radix sort of the depths' float32 bit
 patterns (positive floats order like their bits) is stable by construction and linear; digits
 on which every key agrees (the sign and most of the exponent) are skipped. Binning is then a
-counting sort: the sorted records are visited once and appended to every 16x16 tile their
-bounding box touches, so each tile's list comes out depth-sorted with ascending record indices
-(cache-friendly reads for the compositor). Together this measured ~5x faster than the numpy
-version it replaced (a uint64 key np.sort, a fancy-index gather and a separate binning loop).
+counting sort: tiles are counted in index order (sequential reads), then the Gaussians are
+visited front to back and their indices appended to every 16x16 tile their bounding box
+touches, so each tile's list comes out depth-sorted. The records themselves are not reordered:
+the compositor prefetches them through the lists (a depth-ordered copy cost half of this
+stage and bought nothing once it did). Together this measured ~5x faster than the numpy version
+it replaced (a uint64 key np.sort, a fancy-index gather and a separate binning loop).
 """
 from __future__ import annotations
-
-import math
 
 import numba
 import numpy as np
 
+from splat.render.cpu_lowlevel import floor_int, prefetch_row
 from splat.render.cpu_project import SPLAT_EXTENT_X, SPLAT_EXTENT_Y, SPLAT_X, SPLAT_Y
 from splat.render.cpu_raster import TILE
 
@@ -58,51 +59,54 @@ def depth_order(depth: np.ndarray, visible: np.ndarray) -> np.ndarray:
     return order
 
 
+@numba.njit(cache=True, inline="always")
+def _tile_rect(record: np.ndarray, tiles_x: int, tiles_y: int) -> tuple[int, int, int, int]:
+    """Tiles (x0, y0, x1, y1), end exclusive, that a record's bounding box touches."""
+    x, y = record[SPLAT_X], record[SPLAT_Y]
+    ex, ey = record[SPLAT_EXTENT_X], record[SPLAT_EXTENT_Y]
+    x0 = max(0, floor_int((x - ex) / TILE))
+    x1 = min(tiles_x, floor_int((x + ex) / TILE) + 1)
+    y0 = max(0, floor_int((y - ey) / TILE))
+    y1 = min(tiles_y, floor_int((y + ey) / TILE) + 1)
+    return x0, y0, x1, y1
+
+
 @numba.njit(cache=True)
 def sort_and_bin(splats: np.ndarray, depth: np.ndarray, tiles_x: int, tiles_y: int
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(records of the visible splats front to back, per-tile offsets, per-tile record indices).
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """(per-tile offsets, per-tile record indices front to back).
 
     A record with zero extent is culled. Tile t (row-major) composites
-    ordered[ids[offsets[t]:offsets[t+1]]].
+    splats[ids[offsets[t]:offsets[t+1]]].
     """
     n_all = splats.shape[0]
+    visible = np.empty(n_all, dtype=np.int64)
+    rect = np.empty((n_all, 4), dtype=np.int32)
+    offsets = np.zeros(tiles_x * tiles_y + 1, dtype=np.int64)
     n_visible = 0
     for g in range(n_all):
-        if splats[g, SPLAT_EXTENT_X] > 0.0:
-            n_visible += 1
-    visible = np.empty(n_visible, dtype=np.int64)
-    j = 0
-    for g in range(n_all):
-        if splats[g, SPLAT_EXTENT_X] > 0.0:
-            visible[j] = g
-            j += 1
-    order = depth_order(depth, visible)
-    n = order.shape[0]
-    ordered = np.empty((n, splats.shape[1]), dtype=splats.dtype)
-    rect = np.empty((n, 4), dtype=np.int32)
-    offsets = np.zeros(tiles_x * tiles_y + 1, dtype=np.int64)
-    for i in range(n):
-        for c in range(splats.shape[1]):
-            ordered[i, c] = splats[order[i], c]
-        x, y = ordered[i, SPLAT_X], ordered[i, SPLAT_Y]
-        ex, ey = ordered[i, SPLAT_EXTENT_X], ordered[i, SPLAT_EXTENT_Y]
-        x0 = max(0, int(math.floor((x - ex) / TILE)))
-        x1 = min(tiles_x, int(math.floor((x + ex) / TILE)) + 1)
-        y0 = max(0, int(math.floor((y - ey) / TILE)))
-        y1 = min(tiles_y, int(math.floor((y + ey) / TILE)) + 1)
-        rect[i, 0], rect[i, 1], rect[i, 2], rect[i, 3] = x0, y0, x1, y1
+        if splats[g, SPLAT_EXTENT_X] <= 0.0:
+            continue
+        visible[n_visible] = g
+        n_visible += 1
+        x0, y0, x1, y1 = _tile_rect(splats[g], tiles_x, tiles_y)
+        rect[g, 0], rect[g, 1], rect[g, 2], rect[g, 3] = x0, y0, x1, y1
         for ty in range(y0, y1):
             for tx in range(x0, x1):
                 offsets[ty * tiles_x + tx + 1] += 1
     for t in range(tiles_x * tiles_y):
         offsets[t + 1] += offsets[t]
+    order = depth_order(depth, visible[:n_visible])
+    n = order.shape[0]
     cursor = offsets[:-1].copy()
     ids = np.empty(offsets[-1], dtype=np.int32)
     for i in range(n):
-        for ty in range(rect[i, 1], rect[i, 3]):
-            for tx in range(rect[i, 0], rect[i, 2]):
+        if i + 16 < n:
+            prefetch_row(rect, order[i + 16])
+        g = order[i]
+        for ty in range(rect[g, 1], rect[g, 3]):
+            for tx in range(rect[g, 0], rect[g, 2]):
                 t = ty * tiles_x + tx
-                ids[cursor[t]] = i
+                ids[cursor[t]] = g
                 cursor[t] += 1
-    return ordered, offsets, ids
+    return offsets, ids

@@ -14,6 +14,8 @@ import math
 import numba
 import numpy as np
 
+from splat.render.cpu_lowlevel import ceil_int
+
 EPS2D = 0.3  # px², gsplat's low-pass added to the 2D covariance diagonal
 ALPHA_MIN = 1.0 / 255.0  # contributions below this are skipped (8-bit invisible)
 MAX_EXTENT_SIGMA = 3.33  # cap of the opacity-aware bounding box, in standard deviations
@@ -150,8 +152,8 @@ def project_gaussians(
             continue
         sigma_cut = math.log(opacity / ALPHA_MIN)
         sigma_extent = min(MAX_EXTENT_SIGMA, math.sqrt(2.0 * sigma_cut))
-        rx = math.ceil(sigma_extent * math.sqrt(c00))
-        ry = math.ceil(sigma_extent * math.sqrt(c11))
+        rx = float(ceil_int(sigma_extent * math.sqrt(c00)))
+        ry = float(ceil_int(sigma_extent * math.sqrt(c11)))
         u = fx * x * inv_z + cx
         v = fy * y * inv_z + cy
         if u + rx <= 0.0 or u - rx >= width or v + ry <= 0.0 or v - ry >= height:

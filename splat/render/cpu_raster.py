@@ -9,11 +9,10 @@ as in gsplat's forward kernel; finished rows are skipped and a tile stops once a
 """
 from __future__ import annotations
 
-import math
-
 import numba
 import numpy as np
 
+from splat.render.cpu_lowlevel import ceil_int, floor_int, prefetch_row
 from splat.render.cpu_project import (
     ALPHA_MIN, SPLAT_CONIC_A, SPLAT_CONIC_B, SPLAT_CONIC_C, SPLAT_EXTENT_X, SPLAT_EXTENT_Y,
     SPLAT_OPACITY, SPLAT_RGB, SPLAT_X, SPLAT_Y,
@@ -52,11 +51,17 @@ def _exp_neg(s: float) -> float:
     return p * p
 
 
+# Channels of the per-worker tile buffer (TILE rows x 4 channels x TILE pixels): one array, so
+# LLVM sees the channels of a row at fixed offsets from one pointer and vectorises the row
+# blend without the runtime overlap checks it emitted for four separate arrays.
+_TRANS, _RED, _GREEN, _BLUE = 0, 1, 2, 3
+
+
 @numba.njit(cache=True, inline="always", fastmath=True)
-def _blend_row(trans: np.ndarray, red: np.ndarray, green: np.ndarray, blue: np.ndarray, lane: np.ndarray,
-               gx: float, half_a: float, row_b: float, row_c: float, op: float,
-               cr: float, cg: float, cb: float) -> int:
-    """Blend one Gaussian into one 16-pixel tile row; returns how many pixels it finished.
+def _blend_row(row: np.ndarray, lane: np.ndarray, gx: float, half_a: float, row_b: float, row_c: float,
+               op: float, cr: float, cg: float, cb: float) -> int:
+    """Blend one Gaussian into one 16-pixel tile row (channels x pixels); returns how many
+    pixels it finished.
 
     gsplat's per-pixel rule as masks instead of branches, over the whole row (the alpha test
     leaves out the pixels outside the 1/255 ellipse), so LLVM emits it as a few AVX
@@ -70,16 +75,16 @@ def _blend_row(trans: np.ndarray, red: np.ndarray, green: np.ndarray, blue: np.n
         dx = gx - lane[j]
         sigma = row_c + dx * (half_a * dx + row_b)
         a = min(ALPHA_MAX_F, op * _exp_neg(min(sigma, SIGMA_CLAMP)))
-        t_now = trans[j]
+        t_now = row[_TRANS, j]
         t_next = t_now * (_F(1.0) - a)
         hit = (sigma >= _F(0.0)) & (a >= ALPHA_MIN_F) & (t_now > _F(0.0))
         done = hit & (t_next <= T_MIN_F)
         blend = hit & ~done
         wgt = a * t_now if blend else _F(0.0)
-        red[j] += wgt * cr
-        green[j] += wgt * cg
-        blue[j] += wgt * cb
-        trans[j] = t_next if blend else (-t_now if done else t_now)
+        row[_RED, j] += wgt * cr
+        row[_GREEN, j] += wgt * cg
+        row[_BLUE, j] += wgt * cb
+        row[_TRANS, j] = t_next if blend else (-t_now if done else t_now)
         finished += done
     return finished
 
@@ -91,6 +96,8 @@ def composite_tiles(
 ) -> None:
     """Composite every tile into image (H,W,3) and alpha (H,W); worker w takes tiles w, w+n, ...
 
+    Tile t reads splats[ids[offsets[t]:offsets[t+1]]] (cpu_bin.sort_and_bin), prefetching a few
+    records ahead: the loop body is too long for the CPU to reach the next random load itself.
     Interleaving (rather than prange's one contiguous block per thread) balances the cores, as
     the head sits in the middle of the image. Each Gaussian visits the tile rows its bounding
     box covers, skipping rows where the box covers only finished pixels; a tile stops once
@@ -100,24 +107,22 @@ def composite_tiles(
     n_tiles = offsets.shape[0] - 1
     lane = np.arange(TILE).astype(np.float32)
     for w in numba.prange(n_workers):
-        trans = np.empty((TILE, TILE), dtype=np.float32)
-        red = np.empty((TILE, TILE), dtype=np.float32)
-        green = np.empty((TILE, TILE), dtype=np.float32)
-        blue = np.empty((TILE, TILE), dtype=np.float32)
+        buf = np.empty((TILE, 4, TILE), dtype=np.float32)
         live = np.empty(TILE, dtype=np.int64)  # per row: bit j set while pixel j is unfinished
         for t in range(w, n_tiles, n_workers):
             x0 = (t % tiles_x) * TILE
             y0 = (t // tiles_x) * TILE
             x1 = min(x0 + TILE, width)
             y1 = min(y0 + TILE, height)
-            trans[:, :x1 - x0] = _F(1.0)
-            trans[:, x1 - x0:] = _F(-1.0)  # pixels past the image edge start finished
-            red[:] = _F(0.0)
-            green[:] = _F(0.0)
-            blue[:] = _F(0.0)
+            buf[:, _TRANS, :x1 - x0] = _F(1.0)
+            buf[:, _TRANS, x1 - x0:] = _F(-1.0)  # pixels past the image edge start finished
+            buf[:, _RED:, :] = _F(0.0)
             live[:] = (1 << (x1 - x0)) - 1
             n_left = (x1 - x0) * (y1 - y0)
-            for k in range(offsets[t], offsets[t + 1]):
+            end = offsets[t + 1]
+            for k in range(offsets[t], end):
+                if k + 8 < end:
+                    prefetch_row(splats, ids[k + 8])
                 s = splats[ids[k]]
                 ca, cb, cc = s[SPLAT_CONIC_A], s[SPLAT_CONIC_B], s[SPLAT_CONIC_C]
                 op = s[SPLAT_OPACITY]
@@ -130,10 +135,10 @@ def composite_tiles(
                 # test, not a row blend (the box holds the alpha = 1/255 ellipse unless the
                 # 3.33-sigma cap bites, opacity > 0.9999, as the row limits always did).
                 ey, ex = s[SPLAT_EXTENT_Y], s[SPLAT_EXTENT_X]
-                r0 = max(0, int(math.ceil(gy - ey)))
-                r1 = min(y1 - y0, int(math.floor(gy + ey)) + 1)
-                c0 = max(0, int(math.ceil(gx - ex)))
-                c1 = min(TILE, int(math.floor(gx + ex)) + 1)
+                r0 = max(0, ceil_int(gy - ey))
+                r1 = min(y1 - y0, floor_int(gy + ey) + 1)
+                c0 = max(0, ceil_int(gx - ex))
+                c1 = min(TILE, floor_int(gx + ex) + 1)
                 if c0 >= c1:
                     continue
                 columns = ((1 << (c1 - c0)) - 1) << c0
@@ -141,12 +146,11 @@ def composite_tiles(
                     if live[r] & columns == 0:
                         continue
                     dy = gy - lane[r]
-                    finished = _blend_row(trans[r], red[r], green[r], blue[r], lane, gx, half_a, cb * dy,
-                                          half_c * dy * dy, op, cr, cg, cbl)
+                    finished = _blend_row(buf[r], lane, gx, half_a, cb * dy, half_c * dy * dy, op, cr, cg, cbl)
                     if finished:
                         n_left -= finished
                         for j in range(TILE):
-                            if trans[r, j] < _F(0.0):
+                            if buf[r, _TRANS, j] < _F(0.0):
                                 live[r] &= ~(1 << j)
                 if n_left == 0:
                     break
@@ -154,8 +158,8 @@ def composite_tiles(
                 r = py - y0
                 for px in range(x0, x1):
                     j = px - x0
-                    t_p = abs(trans[r, j])
-                    image[py, px, 0] = min(_F(1.0), max(_F(0.0), red[r, j] + t_p * background[0]))
-                    image[py, px, 1] = min(_F(1.0), max(_F(0.0), green[r, j] + t_p * background[1]))
-                    image[py, px, 2] = min(_F(1.0), max(_F(0.0), blue[r, j] + t_p * background[2]))
+                    t_p = abs(buf[r, _TRANS, j])
+                    image[py, px, 0] = min(_F(1.0), max(_F(0.0), buf[r, _RED, j] + t_p * background[0]))
+                    image[py, px, 1] = min(_F(1.0), max(_F(0.0), buf[r, _GREEN, j] + t_p * background[1]))
+                    image[py, px, 2] = min(_F(1.0), max(_F(0.0), buf[r, _BLUE, j] + t_p * background[2]))
                     alpha[py, px] = _F(1.0) - t_p
