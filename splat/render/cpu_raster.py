@@ -89,6 +89,16 @@ def _blend_row(row: np.ndarray, lane: np.ndarray, gx: float, half_a: float, row_
     return finished
 
 
+@numba.njit(cache=True, inline="always")
+def _live_bits(row: np.ndarray) -> int:
+    """Bit j set while pixel j of a tile row is unfinished (positive transmittance), as one
+    vectorisable reduction rather than 16 compare-and-branch steps."""
+    bits = 0
+    for j in range(TILE):
+        bits |= (1 << j) if row[_TRANS, j] > _F(0.0) else 0
+    return bits
+
+
 @numba.njit(parallel=True, cache=True, fastmath=True)
 def composite_tiles(
     splats: np.ndarray, offsets: np.ndarray, ids: np.ndarray, tiles_x: int, n_workers: int,
@@ -149,9 +159,7 @@ def composite_tiles(
                     finished = _blend_row(buf[r], lane, gx, half_a, cb * dy, half_c * dy * dy, op, cr, cg, cbl)
                     if finished:
                         n_left -= finished
-                        for j in range(TILE):
-                            if buf[r, _TRANS, j] < _F(0.0):
-                                live[r] &= ~(1 << j)
+                        live[r] = _live_bits(buf[r])
                 if n_left == 0:
                     break
             for py in range(y0, y1):
