@@ -2,9 +2,13 @@
 
 Game-character style materials computed from position and part: skin with a warm base tone,
 low-frequency variation (redder cheeks, nose, ears; a cooler beard shadow; paler forehead),
-fine pore-scale noise and cavity darkening from ambient occlusion; lips from MPFB2's UV mask;
-painted brows; dark lashes; eyes with sclera veins, a fibrous iris with a limbal ring, a pupil;
-teeth with gums; a tongue; and hair strands. Lighting is not baked here: `splat.relight`
+fine pore-scale noise and cavity darkening from ambient occlusion; lips from MPFB2's UV mask
+(a sharp vermilion border with its pale roll, vertical lip lines, darker towards the mouth
+line); a dark lash line along the lid margins; painted brows; dark lashes; eyes with sclera
+veins and the upper lid's shadow, a fibrous iris with a collarette and a limbal ring, a pupil;
+teeth painted tooth by tooth (gaps, scalloped gums, translucent edges); a tongue and a mouth
+cavity that darken with depth (the relit model has no shadows, so the occlusion is in the
+albedo); and hair strands. Lighting is not baked here: `splat.relight`
 shades albedo + normal per frame, and the stored baked colour is that shading under the
 default light, so the avatar also looks right where it is not relit.
 """
@@ -19,19 +23,27 @@ from splat.procedural.fields import bump, normalize, smoothstep
 
 HAIR = 6                        # part id of the generated hair volume (beyond HPart)
 SKIN = np.array([0.78, 0.56, 0.45])
-LIP = np.array([0.66, 0.34, 0.33])
+LIP = np.array([0.64, 0.31, 0.31])
+LIP_INNER = np.array([0.36, 0.1, 0.11])
 BROW = np.array([0.13, 0.085, 0.06])
 LASH = np.array([0.04, 0.03, 0.03])
 HAIR_COL = np.array([0.12, 0.075, 0.05])
-SCLERA = np.array([0.90, 0.88, 0.85])
-IRIS_OUTER = np.array([0.22, 0.30, 0.34])
-IRIS_INNER = np.array([0.45, 0.38, 0.20])
-TOOTH = np.array([0.90, 0.87, 0.78])
-GUM = np.array([0.72, 0.38, 0.38])
-TONGUE = np.array([0.72, 0.38, 0.38])
-MOUTH_DARK = np.array([0.25, 0.07, 0.07])
+SCLERA = np.array([0.88, 0.86, 0.82])
+IRIS_OUTER = np.array([0.20, 0.30, 0.36])
+IRIS_INNER = np.array([0.52, 0.40, 0.18])
+TOOTH = np.array([0.93, 0.90, 0.82])
+TOOTH_EDGE = np.array([0.70, 0.74, 0.78])      # the translucent biting edge
+GUM = np.array([0.74, 0.36, 0.38])
+TONGUE = np.array([0.66, 0.30, 0.32])
+MOUTH_DARK = np.array([0.16, 0.04, 0.045])
+# Tooth widths (mm) from the midline back, upper and lower arch (incisors .. molars).
+TOOTH_WIDTHS = {True: (8.5, 6.5, 7.5, 7.0, 6.5, 10.0, 9.0),
+                False: (5.0, 5.5, 7.0, 7.0, 7.0, 11.0, 10.0)}
+TOOTH_GAP = 0.0006             # metres: half-width of the dark line between two teeth
+LIP_LINE_PERIOD = 0.0019       # metres between vertical lip lines
+LASH_LINE = 0.0024             # metres from the eyeball the lid margin is darkened
 # Specular strength per material (soft Blinn-Phong in splat.relight).
-SPECULAR = {"skin": 0.10, "lip": 0.22, "eye": 0.9, "tooth": 0.35, "tongue": 0.3, "hair": 0.12,
+SPECULAR = {"skin": 0.10, "lip": 0.22, "eye": 1.0, "tooth": 0.35, "tongue": 0.3, "hair": 0.12,
             "lash": 0.0}
 
 
@@ -102,9 +114,8 @@ def _skin(s: Surface, rng: np.random.Generator) -> np.ndarray:
     col *= (1.0 - 0.06 * beard)[:, None]
     col += (0.03 * beard)[:, None] * np.array([-0.2, 0.0, 0.35])
     col *= (1.0 - 0.07 * smoothstep(-0.12, -0.2, y))[:, None]           # neck a shade darker
-    lip = np.clip(s.lip, 0.0, 1.0) * (z > 0.05)
-    lip_col = LIP * (1.0 + 0.06 * noise(s.pos, rng, 0.003, 3))[:, None]
-    col = col * (1 - lip[:, None]) + lip_col * lip[:, None]
+    col = _lips(s, col, rng)
+    col = _lash_line(s, col)
     # Inside the mouth (the lining behind the lips): darker with depth.
     inside = np.clip(s.inside, 0.0, 1.0)
     depth = smoothstep(0.075, 0.03, z)
@@ -118,41 +129,127 @@ def _skin(s: Surface, rng: np.random.Generator) -> np.ndarray:
     return col
 
 
+def _lips(s: Surface, col: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Lip colour over the skin: the MPFB2 mask sharpened into a border, the pale roll just
+    outside it, vertical lines, a darker, wetter inner part."""
+    x, y, z = s.pos.T
+    front = z > 0.05
+    m = np.clip(s.lip, 0.0, 1.0) * front
+    lip = smoothstep(0.2, 0.65, m)
+    roll = smoothstep(0.05, 0.22, m) * smoothstep(0.45, 0.25, m)
+    col = col * (1.0 + 0.07 * roll)[:, None]
+    wobble = 0.8 * noise(s.pos, rng, 0.006, 2)
+    lines = 0.5 + 0.5 * np.cos(2 * np.pi * x / LIP_LINE_PERIOD + wobble)
+    lines = lines ** 4 * smoothstep(0.6, 0.9, m)
+    # The inner roll (facing up or back into the mouth at rest): darker and deeper red, so an
+    # open mouth reads as wet lips in front of a dark cavity, not as more lip.
+    inner = np.maximum(smoothstep(0.0, 0.5, np.clip(s.inside, 0, 1)),
+                       smoothstep(0.45, -0.1, s.normal[:, 2])) * front
+    lip_col = LIP * (1.0 + 0.04 * noise(s.pos, rng, 0.008, 2))[:, None]
+    lip_col = lip_col * (1.0 - 0.07 * lines)[:, None]
+    lip_col = lip_col * (1 - inner[:, None]) + LIP_INNER * inner[:, None]
+    return col * (1 - lip[:, None]) + lip_col * lip[:, None]
+
+
+def _lash_line(s: Surface, col: np.ndarray) -> np.ndarray:
+    """The lid margins where they meet the eyeball: darkened, as the lash roots make them."""
+    out = col.copy()
+    for side, c in s.eye_centres.items():
+        mine = (np.sign(s.pos[:, 0]) == side) & (s.pos[:, 2] > c[2])
+        gap = np.linalg.norm(s.pos - c, axis=1) - s.eye_radius
+        upper = s.pos[:, 1] > c[1]
+        w = smoothstep(LASH_LINE, 0.5 * LASH_LINE, gap) * mine * np.where(upper, 0.9, 0.45)
+        out = out * (1 - w[:, None]) + LASH * w[:, None]
+    return out
+
+
 def _eye(s: Surface, rng: np.random.Generator) -> np.ndarray:
     n = len(s.pos)
     col = np.tile(SCLERA, (n, 1))
-    polar = np.zeros(n)
+    polar, around, lift = np.zeros(n), np.zeros(n), np.zeros(n)
     for side, c in s.eye_centres.items():
         mine = np.sign(s.pos[:, 0]) == side
         d = normalize(s.pos[mine] - c)
         polar[mine] = np.arccos(np.clip(d[:, 2], -1, 1))       # angle from the gaze (+z)
+        around[mine] = np.arctan2(d[:, 1], d[:, 0] * side)
+        lift[mine] = d[:, 1]
     veins = smoothstep(0.7, 1.3, polar) * np.clip(rng.standard_normal(n) * 0.5 + 0.3, 0, 1)
     col += (0.12 * veins)[:, None] * np.array([0.0, -0.5, -0.5])
-    col *= (1.0 - 0.12 * smoothstep(0.9, 1.6, polar))[:, None]
-    iris_r, pupil_r = 0.43, 0.16
+    col *= (1.0 - 0.15 * smoothstep(0.7, 1.4, polar))[:, None]
+    col *= (1.0 - 0.3 * smoothstep(0.2, 0.5, lift))[:, None]           # the upper lid's shadow
+    iris_r, pupil_r = 0.42, 0.12
     t = np.clip((polar - pupil_r) / (iris_r - pupil_r), 0, 1)
-    fibre = np.clip(1.0 + 0.3 * rng.standard_normal(n), 0.4, 1.7)
+    fibre = 1.0 + 0.22 * np.sin(around * 37.0 + 4.0 * noise(s.pos, rng, 0.004, 2)) \
+        + 0.12 * rng.standard_normal(n)
     iris = (IRIS_INNER * (1 - t[:, None]) + IRIS_OUTER * t[:, None]) * fibre[:, None]
-    iris *= (1.0 - 0.55 * smoothstep(0.82, 1.0, t))[:, None]        # limbal ring
-    inside = smoothstep(iris_r + 0.03, iris_r - 0.02, polar)
+    iris *= (1.0 + 0.25 * np.exp(-((t - 0.3) / 0.08) ** 2))[:, None]  # the collarette
+    iris *= (1.0 - 0.6 * smoothstep(0.8, 1.0, t))[:, None]          # limbal ring
+    inside = smoothstep(iris_r + 0.02, iris_r - 0.01, polar)
     col = col * (1 - inside[:, None]) + iris * inside[:, None]
-    pupil = smoothstep(pupil_r + 0.02, pupil_r - 0.01, polar)
-    col = col * (1 - pupil[:, None]) + 0.015 * pupil[:, None]
+    pupil = smoothstep(pupil_r + 0.015, pupil_r - 0.005, polar)
+    col = col * (1 - pupil[:, None]) + 0.012 * pupil[:, None]
+    return col
+
+
+def arch_centre(teeth: np.ndarray) -> np.ndarray:
+    """The point the dental arch curves around (on the midline, a little in front of the
+    molars), from the teeth's points (N,3): the arch's ellipse and the teeth's normals use it."""
+    z = teeth[:, 2]
+    return np.array([0.0, 0.0, z.min() + 0.15 * (z.max() - z.min())])
+
+
+def _tooth_gaps(s: Surface, upper: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(distance to the nearest gap between teeth in metres, which tooth) of every point,
+    from its place along the dental arch (an ellipse through the incisors and the molars)."""
+    x, z = s.pos[:, 0], s.pos[:, 2]
+    centre = arch_centre(s.pos)[2]
+    a, b = np.abs(x).max(), z.max() - centre
+    grid = np.linspace(0.0, np.pi, 512)
+    arc_at = np.concatenate([[0.0], np.cumsum(np.hypot(a * np.diff(np.sin(grid)),
+                                                       b * np.diff(np.cos(grid))))])
+    arc = np.interp(np.arctan2(np.abs(x) / a, (z - centre) / b), grid, arc_at)
+    half_arch = np.interp(np.arctan2(1.0, (z.min() - centre) / b), grid, arc_at)
+    widths = np.asarray(TOOTH_WIDTHS[upper])
+    bounds = np.concatenate([[0.0], np.cumsum(widths) / widths.sum() * half_arch])
+    which = np.clip(np.searchsorted(bounds, arc) - 1, 0, len(widths) - 1)
+    gap = np.minimum(arc - bounds[which], bounds[which + 1] - arc)
+    return gap, which * np.sign(x + 1e-9)
+
+
+def _teeth(s: Surface) -> np.ndarray:
+    """Tooth by tooth: dark gaps, gums that arch over each tooth, translucent biting edges,
+    a slight shade per tooth, the back teeth in the mouth's shadow."""
+    col = np.zeros((len(s.pos), 3))
+    for part, upper in ((HPart.TEETH_UPPER, True), (HPart.TEETH_LOWER, False)):
+        mine = s.part == part
+        sub = _subset(s, mine)
+        y = sub.pos[:, 1]
+        gap, which = _tooth_gaps(sub, upper)
+        # Height from the biting edge (0) to the gum (1).
+        top, bottom = y.max(), y.min()
+        rise = (y - bottom) / (top - bottom) if upper else (top - y) / (top - bottom)
+        papilla = np.exp(-(gap / 0.0012) ** 2)
+        gum = smoothstep(0.62, 0.7, rise + 0.12 * papilla)
+        shade = 1.0 + 0.04 * np.sin(which * 2.3 + (0.0 if upper else 1.0))
+        tooth = TOOTH * shade[:, None]
+        edge = smoothstep(0.18, 0.0, rise)
+        tooth = tooth * (1 - 0.5 * edge[:, None]) + TOOTH_EDGE * 0.5 * edge[:, None]
+        dark = np.exp(-(gap / TOOTH_GAP) ** 2) * (0.35 + 0.45 * smoothstep(0.35, 0.0, rise))
+        tooth = tooth * (1.0 - 0.6 * dark[:, None])
+        c = tooth * (1 - gum[:, None]) + GUM * gum[:, None]
+        back = smoothstep(0.062, 0.035, sub.pos[:, 2])                 # molars in shadow
+        col[mine] = c * (1.0 - 0.6 * back[:, None])
     return col
 
 
 def _mouth_parts(s: Surface) -> np.ndarray:
-    col = np.zeros((len(s.pos), 3))
-    teeth = np.isin(s.part, [HPart.TEETH_UPPER, HPart.TEETH_LOWER])
-    y = s.pos[:, 1]
-    gum = np.where(s.part == HPart.TEETH_UPPER, smoothstep(-0.047, -0.043, y),
-                   smoothstep(-0.067, -0.071, y))
-    tooth = TOOTH * (1 - gum[:, None]) + GUM * gum[:, None]
-    back = smoothstep(0.06, 0.035, s.pos[:, 2])                       # molars in shadow tone
-    tooth = tooth * (1 - 0.35 * back[:, None])
-    col[teeth] = tooth[teeth]
+    col = _teeth(s)
     tongue = s.part == HPart.TONGUE
-    col[tongue] = (TONGUE * (0.55 + 0.45 * np.clip(s.normal[:, 1], 0, 1))[:, None])[tongue]
+    z = s.pos[:, 2]
+    top = 0.55 + 0.45 * np.clip(s.normal[:, 1], 0, 1)
+    depth = 0.15 + 0.5 * smoothstep(0.0, 0.062, z)      # behind the lips; the throat end darkest
+    groove = 1.0 - 0.25 * np.exp(-(s.pos[:, 0] / 0.002) ** 2)       # the median groove
+    col[tongue] = (TONGUE * (top * depth * groove)[:, None])[tongue]
     return col
 
 
@@ -169,7 +266,7 @@ def materials(s: Surface, seed: int) -> Material:
     spec[lip], shiny[lip] = SPECULAR["lip"], 30.0
     eye = s.part == HPart.EYEBALL
     albedo[eye] = _eye(_subset(s, eye), rng)
-    spec[eye], shiny[eye] = SPECULAR["eye"], 400.0
+    spec[eye], shiny[eye] = SPECULAR["eye"], 120.0
     lash = s.part == HPart.LASH
     albedo[lash] = LASH
     spec[lash] = SPECULAR["lash"]

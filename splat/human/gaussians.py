@@ -1,8 +1,11 @@
 """The human head's Gaussians: splats sampled over its triangles plus a hair volume, bound
 GaussianAvatars-style, with the albedo, normal and specular a relit render needs.
 
-Surface splats are flat discs in the surface (density by importance: eyes, lips, lashes, teeth
-get more per area). Hair is a volume: strands of thin elongated Gaussians stacked up to
+Surface splats are flat discs in the surface (density by importance: the visible front of the
+eyes, lips and front teeth get more per area). Lashes are strands grown from the roots of
+MakeHuman's lash cards (the cards themselves are fans meant for an alpha texture and are not
+sampled): chains of needle-thin Gaussians that curl away from the lid, bound to the card so they
+blink with it. Hair is a volume: strands of thin elongated Gaussians stacked up to
 HAIR_DEPTH above the scalp, combed from the crown, each bound to the scalp triangle under it
 (so it rides the head; off-surface offsets are what the binding's local frame allows). Everything
 is authored in world space on the rest mesh and moved into triangle-local space with the
@@ -10,17 +13,18 @@ project's binding inverse.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from splat.binding import matrix_to_quaternion, triangle_frames, world_to_local
-from splat.human.appearance import HAIR, Surface, brow_weight, hair_weight
+from splat.human.appearance import HAIR, Surface, arch_centre, brow_weight, hair_weight
 from splat.human.head_mesh import HPart
 from splat.mesh_ops import stratified_surface_samples, triangle_normals, vertex_normals
 from splat.procedural.appearance import vertex_occlusion
-from splat.procedural.fields import normalize
+from splat.procedural.fields import normalize, smoothstep
 
 SURFACE_GAUSSIANS = 44000
 HAIR_GAUSSIANS = 16000
@@ -28,10 +32,18 @@ HAIR_DEPTH = 0.011            # metres above the scalp the hair volume reaches
 SPLAT_SIZE = 0.95
 THINNESS = 0.08
 OPACITY_LOGIT = 4.6
-IMPORTANCE = {HPart.SKIN: 1.0, HPart.EYEBALL: 5.0, HPart.LASH: 6.0, HPart.TEETH_UPPER: 2.0,
-              HPart.TEETH_LOWER: 2.0, HPart.TONGUE: 0.8}
+IMPORTANCE = {HPart.SKIN: 1.0, HPart.EYEBALL: 0.4, HPart.LASH: 0.0, HPart.TEETH_UPPER: 0.8,
+              HPart.TEETH_LOWER: 0.8, HPart.TONGUE: 0.8}
+EYE_FRONT_IMPORTANCE = 18.0   # the cap of the eyeball between the lids (iris, pupil, sclera)
+EYE_FRONT_COS = 0.5           # ... where the gaze direction is within 60 degrees
+FRONT_TEETH_IMPORTANCE = 12.0  # incisors to premolars, what a smile shows
+FRONT_TEETH_Z = 0.052
+LIP_IMPORTANCE = 9.0
 CROWN = np.array([0.0, 0.13, -0.03])
-LASH_LENGTH = 0.0035          # metres of lash kept beyond the eyeball's radius
+# Lash strands per card (upper, lower), their length in metres and the Gaussians along each.
+LASHES = {True: (260, 0.0045, 2), False: (80, 0.0025, 2)}
+LASH_ROOT = 0.0008            # card vertices this close to the eyeball are its roots
+LASH_WIDTH = 0.00007          # metres: sub-pixel, the renderer's low-pass makes it a hairline
 EDGE_FADE = 0.035             # metres above the chest cut over which the skin fades in
 
 
@@ -45,22 +57,30 @@ class SplatSet:
     scales: np.ndarray        # (N,3) activated
     normal: np.ndarray        # (N,3) shading normal
     part: np.ndarray
+    bary: np.ndarray          # (N,3) barycentrics in `face` (the point's UV comes from them)
     lip: np.ndarray
     inside: np.ndarray
     ao: np.ndarray
     opacity: np.ndarray       # logits
 
 
-def _face_importance(verts: np.ndarray, faces: np.ndarray, part: np.ndarray, lip_v: np.ndarray
-                     ) -> np.ndarray:
+def _face_importance(verts: np.ndarray, faces: np.ndarray, part: np.ndarray, lip_v: np.ndarray,
+                     eye_centres: dict[int, np.ndarray]) -> np.ndarray:
     fpart = part[faces].max(axis=1)
     w = np.array([IMPORTANCE.get(HPart(p), 1.0) for p in range(len(HPart))])[fpart]
     c = verts[faces].mean(axis=1)
+    eye_c = np.where((c[:, 0] > 0)[:, None], eye_centres[1], eye_centres[-1])
+    gaze = normalize(c - eye_c)[:, 2]
+    w = np.where((fpart == HPart.EYEBALL) & (gaze > EYE_FRONT_COS), EYE_FRONT_IMPORTANCE, w)
+    teeth = np.isin(fpart, [HPart.TEETH_UPPER, HPart.TEETH_LOWER])
+    w = np.where(teeth & (c[:, 2] > FRONT_TEETH_Z), FRONT_TEETH_IMPORTANCE, w)
     face_front = (fpart == HPart.SKIN) & (c[:, 2] > 0.02) & (c[:, 1] > -0.11) & (np.abs(c[:, 0]) < 0.075)
     w = np.where(face_front, 2.2, w)
     features = face_front & (np.abs(c[:, 0]) < 0.055) & (c[:, 1] > -0.085) & (c[:, 1] < 0.04)
     w = np.where(features, 3.2, w)
-    w = np.where((fpart == HPart.SKIN) & (lip_v[faces].max(axis=1) > 0.3), 5.0, w)
+    # The lips and the ring of skin around them: one splat size across the vermilion border,
+    # or the larger skin splats overlap the lip edge into a ragged line.
+    w = np.where((fpart == HPart.SKIN) & (lip_v[faces].max(axis=1) > 0.01), LIP_IMPORTANCE, w)
     low = (fpart == HPart.SKIN) & (c[:, 1] < -0.16)
     return np.where(low, 0.8, w)                         # shoulders and chest: coarser
 
@@ -77,46 +97,101 @@ def _discs(normal: np.ndarray, along: np.ndarray, sigma: np.ndarray, stretch: np
 def surface_splats(verts: np.ndarray, faces: np.ndarray, part: np.ndarray, lip_v: np.ndarray,
                    inside_v: np.ndarray, eye_centres: dict[int, np.ndarray],
                    rng: np.random.Generator) -> SplatSet:
-    """Flat splats over every triangle (brows combed, lashes thin and soft, the cut edge at
-    the chest fading out)."""
+    """Flat splats over every triangle but the lash cards (brows combed, the cut edge at the
+    chest fading out)."""
     vn = vertex_normals(verts, faces)
     for side, c in eye_centres.items():                  # eyeballs: exact sphere normals
         eye = (part == HPart.EYEBALL) & (np.sign(verts[:, 0]) == side)
         vn[eye] = normalize(verts[eye] - c)
     ao_v = vertex_occlusion(verts, faces, vn)
     face, bary, spacing = stratified_surface_samples(
-        verts, faces, _face_importance(verts, faces, part, lip_v), SURFACE_GAUSSIANS, rng)
+        verts, faces, _face_importance(verts, faces, part, lip_v, eye_centres), SURFACE_GAUSSIANS,
+        rng)
     spacing = spacing[face]
     corners = faces[face]
     interp = lambda a: np.einsum("nk,nk...->n...", bary, a[corners])  # noqa: E731
     pos = interp(verts)
     normal = normalize(interp(vn))
     fpart = part[corners].max(axis=1)
-    lip = interp(lip_v)
     fn = normalize(triangle_normals(verts, faces)[face])
     brows = (fpart == HPart.SKIN) & (brow_weight(pos) > 0.3)
     along = np.where(brows[:, None],
                      np.stack([np.sign(pos[:, 0]), 0.3 * np.ones(len(pos)), np.zeros(len(pos))], 1),
                      rng.normal(size=(len(pos), 3)))
-    lash = fpart == HPart.LASH
-    eye_c = np.where((pos[:, 0] > 0)[:, None], eye_centres[1], eye_centres[-1])
-    along = np.where(lash[:, None], pos - eye_c, along)               # lashes point outwards
-    stretch = np.where(brows, 2.2, np.where(lash, 2.0, 1.0))
-    rot, scales = _discs(fn, along, SPLAT_SIZE * spacing, stretch)
-    scales[lash] *= np.array([0.5, 1.0, 0.3])
+    # On the lips the discs follow the smooth normal: their ridges are too curved for flat
+    # per-triangle discs, whose edges stood out like fur along the vermilion border.
+    lips = (fpart == HPart.SKIN) & (interp(lip_v) > 0.05)
+    fn = np.where(lips[:, None], normal, fn)
+    teeth_parts = [HPart.TEETH_UPPER, HPart.TEETH_LOWER]
+    arch = _arch_normals(pos, verts[np.isin(part, teeth_parts)])
+    normal = np.where(np.isin(fpart, teeth_parts)[:, None], arch, normal)
+    rot, scales = _discs(fn, along, SPLAT_SIZE * spacing, np.where(brows, 2.2, 1.0))
     pos = pos + fn * np.where(brows, 0.0004, 0.0)[:, None]            # brows sit on the skin
     opacity = np.full(len(face), OPACITY_LOGIT)
-    opacity[lash] = 0.8
     cut_y = verts[part == HPart.SKIN, 1].min()
     cut = np.clip((pos[:, 1] - cut_y) / EDGE_FADE, 0.0, 1.0)  # fade out at the chest cut
     opacity = np.where(fpart == HPart.SKIN, opacity - 9.0 * (1.0 - cut), opacity)
-    # MakeHuman's lash cards are wide fans meant for an alpha texture: keep only a short fringe
-    # along their roots (the edge at the lid), as lashes seen from a conversation distance.
-    eye_r = np.linalg.norm(verts[part == HPart.EYEBALL] - eye_centres[1], axis=1).min()
-    fringe = ~lash | (np.linalg.norm(pos - eye_c, axis=1) < eye_r + LASH_LENGTH)
-    out = SplatSet(face=face, pos=pos, rot=rot, scales=scales, normal=normal, part=fpart,
-                   lip=lip, inside=interp(inside_v), ao=interp(ao_v), opacity=opacity)
-    return SplatSet(*(getattr(out, f)[fringe] for f in SplatSet.__dataclass_fields__))
+    return SplatSet(face=face, pos=pos, rot=rot, scales=scales, normal=normal, part=fpart,
+                    bary=bary, lip=interp(lip_v), inside=interp(inside_v), ao=interp(ao_v),
+                    opacity=opacity)
+
+
+def _arch_normals(pos: np.ndarray, teeth: np.ndarray) -> np.ndarray:
+    """Shading normals of the teeth: outwards from the dental arch's centre. The helper is a
+    thin shell whose vertex normals average its front and back into nonsense (grey teeth)."""
+    out = pos - arch_centre(teeth)
+    out[:, 1] = 0.0
+    return normalize(out)
+
+
+def lash_splats(verts: np.ndarray, faces: np.ndarray, card: np.ndarray,
+                eye_centres: dict[int, np.ndarray], rng: np.random.Generator) -> SplatSet:
+    """Lash strands from the roots of each lash card (`card`: per face, -1 off the cards, else
+    a card id; a card above its eye's centre is an upper lid's). Each strand leaves the lid
+    outwards from the eye and forwards, and curls away from the eye (up for the upper lid, down
+    for the lower), as a chain of needles fading towards the tip; the roots overlap into the
+    dark lash line a lid has at conversation distance. (The card's own fan directions bunch
+    strands into tufts around its few tip vertices.)"""
+    parts = []
+    for cid in np.unique(card[card >= 0]):
+        cf = np.flatnonzero(card == cid)
+        cv = np.unique(faces[cf])
+        side = 1 if verts[cv, 0].mean() > 0 else -1
+        centre = eye_centres[side]
+        upper = bool(verts[cv, 1].mean() > centre[1])
+        count, length, links = LASHES[upper]
+        r = np.linalg.norm(verts[cv] - centre, axis=1)
+        roots = cv[r < r.min() + LASH_ROOT]
+        roots = roots[np.argsort(verts[roots, 0], kind="stable")]
+        # Roots along the lid (a polyline through the card's root vertices), jittered.
+        t = (np.arange(count) + rng.random(count)) / count * (len(roots) - 1)
+        k = np.minimum(t.astype(np.int64), len(roots) - 2)
+        root = verts[roots[k]] * (1 - (t - k))[:, None] + verts[roots[k + 1]] * (t - k)[:, None]
+        fan = normalize(root - centre)          # out of the eye, smoothly along the lid
+        up = np.array([0.0, 1.0 if upper else -1.0, 0.0])
+        taper = 0.55 + 0.45 * np.sin(np.pi * t / (len(roots) - 1))     # short at the corners
+        seg = length * rng.uniform(0.7, 1.15, count) * taper / links
+        # Out of the lid and towards the viewer: seen from the front a lash is foreshortened
+        # into the lid line, not a ray standing above it.
+        forward = np.array([0.0, 0.0, 1.0])
+        pos, axis = root.copy(), normalize(fan + 0.8 * forward + 0.15 * rng.normal(size=fan.shape))
+        card_centres = verts[faces[cf]].mean(axis=1)
+        for j in range(links):
+            direction = normalize(axis + 0.45 * j * up)               # the curl
+            centre_j = pos + direction * (seg / 2)[:, None]
+            normal = normalize(centre_j - centre)
+            across = normalize(np.cross(direction, normal))
+            rot = np.stack([direction, normalize(np.cross(across, direction)), across], axis=-1)
+            scales = np.stack([seg / 2, np.full(count, LASH_WIDTH), np.full(count, LASH_WIDTH)], 1)
+            near = np.linalg.norm(card_centres[None] - centre_j[:, None], axis=2)
+            face = cf[np.argmin(near, axis=1)]
+            fade = 1.0 - j / links
+            parts.append(SplatSet(face=face, pos=centre_j, rot=rot, scales=scales, normal=normal,
+                                  part=np.full(count, HPart.LASH), bary=np.full((count, 3), 1 / 3),
+                                  lip=np.zeros(count), inside=np.zeros(count), ao=np.ones(count),
+                                  opacity=np.full(count, (0.6 if upper else -0.6) - 1.6 * (1 - fade))))
+            pos = pos + direction * seg[:, None]
+    return functools.reduce(concat, parts)
 
 
 def hair_splats(verts: np.ndarray, faces: np.ndarray, part: np.ndarray,
@@ -142,8 +217,9 @@ def hair_splats(verts: np.ndarray, faces: np.ndarray, part: np.ndarray,
     rot, scales = _discs(normal, flow, sigma, np.full(len(face), 3.0), thin=0.25)
     n = len(face)
     return SplatSet(face=face, pos=pos, rot=rot, scales=scales, normal=normal,
-                    part=np.full(n, HAIR), lip=np.zeros(n), inside=np.zeros(n), ao=0.75 + 0.25 * height / HAIR_DEPTH,
-                    opacity=np.full(n, 2.5))
+                    part=np.full(n, HAIR), bary=bary, lip=np.zeros(n), inside=np.zeros(n),
+                    ao=0.75 + 0.25 * height / HAIR_DEPTH,
+                    opacity=2.5 - 3.0 * smoothstep(0.7, 0.2, cover[face]))   # a soft hairline
 
 
 def concat(a: SplatSet, b: SplatSet) -> SplatSet:

