@@ -30,7 +30,7 @@ LASH = np.array([0.04, 0.03, 0.03])
 HAIR_COL = np.array([0.12, 0.075, 0.05])
 SCLERA = np.array([0.88, 0.86, 0.82])
 IRIS_OUTER = np.array([0.20, 0.30, 0.36])
-IRIS_INNER = np.array([0.52, 0.40, 0.18])
+IRIS_INNER = np.array([0.47, 0.37, 0.19])
 TOOTH = np.array([0.93, 0.90, 0.82])
 TOOTH_EDGE = np.array([0.70, 0.74, 0.78])      # the translucent biting edge
 GUM = np.array([0.74, 0.36, 0.38])
@@ -158,7 +158,7 @@ def _lash_line(s: Surface, col: np.ndarray) -> np.ndarray:
         mine = (np.sign(s.pos[:, 0]) == side) & (s.pos[:, 2] > c[2])
         gap = np.linalg.norm(s.pos - c, axis=1) - s.eye_radius
         upper = s.pos[:, 1] > c[1]
-        w = smoothstep(LASH_LINE, 0.5 * LASH_LINE, gap) * mine * np.where(upper, 0.9, 0.45)
+        w = smoothstep(LASH_LINE, 0.5 * LASH_LINE, gap) * mine * np.where(upper, 0.9, 0.3)
         out = out * (1 - w[:, None]) + LASH * w[:, None]
     return out
 
@@ -186,7 +186,7 @@ def _eye(s: Surface, rng: np.random.Generator) -> np.ndarray:
     iris *= (1.0 - 0.6 * smoothstep(0.8, 1.0, t))[:, None]          # limbal ring
     inside = smoothstep(iris_r + 0.02, iris_r - 0.01, polar)
     col = col * (1 - inside[:, None]) + iris * inside[:, None]
-    pupil = smoothstep(pupil_r + 0.015, pupil_r - 0.005, polar)
+    pupil = smoothstep(pupil_r + 0.035, pupil_r - 0.025, polar)   # round at the splats' size
     col = col * (1 - pupil[:, None]) + 0.012 * pupil[:, None]
     return col
 

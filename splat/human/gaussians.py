@@ -38,7 +38,7 @@ EYE_FRONT_IMPORTANCE = 18.0   # the cap of the eyeball between the lids (iris, p
 EYE_FRONT_COS = 0.5           # ... where the gaze direction is within 60 degrees
 FRONT_TEETH_IMPORTANCE = 12.0  # incisors to premolars, what a smile shows
 FRONT_TEETH_Z = 0.052
-LIP_IMPORTANCE = 9.0
+LIP_IMPORTANCE = 18.0        # fine splats: a coarser border rendered as a serrated edge
 CROWN = np.array([0.0, 0.13, -0.03])
 # Lash strands per card (upper, lower), their length in metres and the Gaussians along each.
 LASHES = {True: (260, 0.0045, 2), False: (80, 0.0025, 2)}
