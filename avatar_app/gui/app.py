@@ -508,7 +508,8 @@ class AvatarApp:
         shape = np.asarray(scene.pipeline.identity.get("shape", own), np.float32).reshape(-1)
         own[:min(len(own), len(shape))] = shape[:len(own)]
         self.identity_own, self.identity = own, own.copy()
-        lo, hi = (-3.0, 3.0) if rig is not None and rig.rig_id.startswith("flame") else (-1.0, 1.0)
+        limit = settings_mod.IDENTITY_LIMIT if rig is not None and rig.rig_id.startswith("flame") else 1.0
+        lo, hi = -limit, limit
         saved = self.settings.identity.get(self.settings.avatar_dir, {})
         for name, value in saved.items():
             if name in names:
