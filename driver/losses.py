@@ -1,7 +1,7 @@
 """Learn2Talk training losses on decoded vertices, as a registry of named, weighted terms.
 
-Terms: vertex reconstruction, extra weight on the lip vertices, lip contact, velocity, sync,
-lip-reading. The per-frame terms take an optional (B, T) frame weight (`frame_mean`): pause-only
+Terms: vertex reconstruction, extra weight on the lip vertices, lip contact, speech opening
+(real speech without phones), velocity, sync, lip-reading. The per-frame terms take an optional (B, T) frame weight (`frame_mean`): pause-only
 real speech is supervised in its pauses only; the sync term is given fully supervised clips only.
 Each term has a weight and a linear warm-up (`start`..`full` steps): the sync loss follows
 Learn2Talk's advice to switch the expert on after reconstruction has settled, and so does the
@@ -39,10 +39,11 @@ class LossTerm:
 
 def build_terms(rec: float, vel: float, sync: float, sync_start: int, sync_full: int,
                 lipread: float, lips: float = 0.0, contact: float = 0.0, lipread_start: int = 0,
-                lipread_full: int = 0) -> dict[str, LossTerm]:
+                lipread_full: int = 0, opening: float = 0.0) -> dict[str, LossTerm]:
     """The registry used by the trainer (order = report order)."""
     return {"rec": LossTerm("rec", rec), "lips": LossTerm("lips", lips),
-            "contact": LossTerm("contact", contact), "vel": LossTerm("vel", vel),
+            "contact": LossTerm("contact", contact), "open": LossTerm("open", opening),
+            "vel": LossTerm("vel", vel),
             "sync": LossTerm("sync", sync, sync_start, sync_full),
             "lipread": LossTerm("lipread", lipread, lipread_start, lipread_full)}
 
@@ -91,13 +92,34 @@ def lip_contact(pred: torch.Tensor, gt: torch.Tensor, upper: torch.Tensor, lower
     wherever the truth has it, so hedging costs more than committing. Frames count with
     `weight` (`frame_mean`) among the closed ones.
     """
-    def gaps(v: torch.Tensor) -> torch.Tensor:   # (B, T) smallest upper-lower distance, mm
-        d = torch.cdist(v[:, :, upper].flatten(0, 1), v[:, :, lower].flatten(0, 1))
-        return d.amin(dim=(1, 2)).reshape(v.shape[:2]) * MM
-
-    closed = (gaps(gt) < closed_mm).to(pred.dtype)
+    closed = (lip_gaps(gt, upper, lower) < closed_mm).to(pred.dtype)
     counted = closed if weight is None else closed * weight
-    return frame_mean(torch.relu(gaps(pred) - target_mm).pow(2), counted)
+    return frame_mean(torch.relu(lip_gaps(pred, upper, lower) - target_mm).pow(2), counted)
+
+
+def lip_gaps(verts: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor) -> torch.Tensor:
+    """(B, T) smallest distance (mm) between the upper- and lower-lip vertex sets of (B, T, V, 3)."""
+    d = torch.cdist(verts[:, :, upper].flatten(0, 1), verts[:, :, lower].flatten(0, 1))
+    return d.amin(dim=(1, 2)).reshape(verts.shape[:2]) * MM
+
+
+def speech_opening(pred: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor,
+                   speech: torch.Tensor, open_mm: float, window: int) -> torch.Tensor:
+    """Squared shortfall (mm²) of the widest lip gap in each `window` frames of speech below
+    `open_mm`.
+
+    Real speech without phones (pause-only clips) says nothing about *how* the mouth moves
+    while someone talks, but one thing any talking mouth does: it opens about once a syllable.
+    Taught rest in those clips' pauses and nothing in their speech, a model learns "this room
+    and microphone: keep the mouth shut" and stops opening for real voices; this hinge pushes
+    only the widest frame of a window that stays shut, so it asks for no particular shape.
+    `speech` (B, T) marks VAD speech frames; windows count only if they lie wholly in speech.
+    """
+    if pred.shape[1] < window:
+        return pred.new_zeros(())
+    widest = lip_gaps(pred, upper, lower).unfold(1, window, 1).amax(-1)        # (B, T-w+1)
+    inside = speech.unfold(1, window, 1).amin(-1).to(pred.dtype)
+    return frame_mean(torch.relu(open_mm - widest).pow(2), inside)
 
 
 def velocity(pred: torch.Tensor, gt: torch.Tensor,

@@ -64,6 +64,17 @@ def pause_frames(segments: list[Segment], n_frames: int, fps: float,
     return far
 
 
+def speech_frames(segments: list[Segment], n_frames: int, fps: float) -> np.ndarray:
+    """(T,) bool: frames inside a VAD speech segment (where `RealCard`'s speech-opening windows
+    lie)."""
+    times = np.arange(n_frames) / fps
+    inside = np.zeros(n_frames, bool)
+    for seg in segments:
+        if seg.label == SPEECH:
+            inside |= (times >= seg.start) & (times < seg.end)
+    return inside
+
+
 def frame_db(loudness: np.ndarray) -> np.ndarray:
     """dB of `frame_energy`'s RMS relative to the clip's 95th percentile."""
     return 20.0 * np.log10(np.maximum(loudness, 1e-5))

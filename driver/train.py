@@ -41,9 +41,10 @@ from driver import distributed
 from driver.corpus.augment import vocal_tract_warp
 from driver.corpus.dataset import Clip
 from driver.losses import LossTerm, build_terms, lip_contact, lip_reconstruction, reconstruction, \
-    sync_loss, velocity
+    speech_opening, sync_loss, velocity
 from driver.audio import MOTION_FPS, SAMPLE_RATE
 from driver.motion_space import MotionSpace
+from driver.real_speech_eval import OPEN_MM, WINDOW_S
 from driver.scoring import Judge, Scorecard
 from driver.syncnet3d import SyncNet3D, audio_windows, load_syncnet, log_mel, motion_windows, \
     save_syncnet, sync_bce
@@ -143,6 +144,7 @@ class TrainClip:
     voice: str
     weight: np.ndarray        # (T_padded,) frame loss weights (Clip.weight; padding: 1 if the
     full: bool                # clip is fully supervised, else 0); full: every frame has a target
+    speech: np.ndarray        # (T_padded,) float32 1 on VAD speech frames of pause-only clips
 
     @classmethod
     def of(cls, clip: Clip, crop: int, pad: int) -> "TrainClip":
@@ -158,7 +160,10 @@ class TrainClip:
         weight = np.full(len(motion), 1.0 if full else 0.0, np.float32)
         if clip.weight is not None:
             weight[:frames] = clip.weight
-        return cls(padded, motion, log_mel(clip.audio), frames, clip.voice, weight, full)
+        speech = np.zeros(len(motion), np.float32)
+        if clip.speech is not None:
+            speech[:frames] = clip.speech
+        return cls(padded, motion, log_mel(clip.audio), frames, clip.voice, weight, full, speech)
 
 
 class TeacherForcedStep(nn.Module):
@@ -216,6 +221,7 @@ class Batch:
     starts: list[int]             # clip frame of crop frame 0
     weight: torch.Tensor          # (B, T) frame loss weights (0: no target, e.g. real speech)
     full: list[bool]              # crop's clip fully supervised (the sync term uses only these)
+    speech: torch.Tensor          # (B, T) 1 on VAD speech frames without a target
 
 
 def sample_batch(clips: list[TrainClip], step_fn: TeacherForcedStep, batch: int, pad: int,
@@ -229,7 +235,7 @@ def sample_batch(clips: list[TrainClip], step_fn: TeacherForcedStep, batch: int,
         raise UserInputError("no training clip has a frame with a target (pause-only clips "
                              "without pauses)")
     chosen = rng.choice(len(clips), size=batch, p=weights / weights.sum())
-    audios, motions, frame_weights, starts = [], [], [], []
+    audios, motions, frame_weights, speech, starts = [], [], [], [], []
     for c in chosen:
         clip = clips[c]
         last = (len(clip.motion) - 3 - crop) // 3
@@ -242,10 +248,12 @@ def sample_batch(clips: list[TrainClip], step_fn: TeacherForcedStep, batch: int,
         audios.append(torch.from_numpy(a * gain))
         motions.append(torch.from_numpy(clip.motion[k0:k0 + crop]))
         frame_weights.append(torch.from_numpy(clip.weight[k0:k0 + crop]))
+        speech.append(torch.from_numpy(clip.speech[k0:k0 + crop]))
         starts.append(k0)
     return Batch(torch.stack(audios).to(device), torch.stack(motions).to(device),
                  [clips[c].voice for c in chosen], [clips[c].mel.to(device) for c in chosen],
-                 starts, torch.stack(frame_weights).to(device), [clips[c].full for c in chosen])
+                 starts, torch.stack(frame_weights).to(device), [clips[c].full for c in chosen],
+                 torch.stack(speech).to(device))
 
 
 class Objective:
@@ -273,6 +281,9 @@ class Objective:
             parts["lips"] = lip_reconstruction(v_pred, v_gt, self.lips, w)
         if self.terms["contact"].scale(step) > 0:
             parts["contact"] = lip_contact(v_pred, v_gt, self.upper, self.lower, weight=w)
+        if self.terms["open"].scale(step) > 0 and bool(batch.speech.any()):
+            parts["open"] = speech_opening(v_pred, self.upper, self.lower, batch.speech,
+                                           OPEN_MM, round(WINDOW_S * MOTION_FPS))
         full = [b for b, f in enumerate(batch.full) if f]
         if self.syncnet is not None and self.terms["sync"].scale(step) > 0 and full:
             lips = self.space.lip_displacements(v_pred[full], [batch.voices[b] for b in full])
@@ -374,7 +385,7 @@ class RegressorTrainer:
         self.rig = space.data
         terms = build_terms(cfg.rec_weight, cfg.vel_weight, cfg.sync_weight, cfg.sync_start,
                             cfg.sync_full, cfg.lipread_weight, cfg.lip_weight, cfg.contact_weight,
-                            cfg.lipread_start, cfg.lipread_full)
+                            cfg.lipread_start, cfg.lipread_full, cfg.open_weight)
         syncnet, self.val_syncnet = _frozen_syncnet(cfg, self.rig, self.device)
         teacher = _lipread_teacher(cfg, space, self.device)
 

@@ -72,6 +72,9 @@ class RegressorTrainConfig(DataConfig):
     lip_weight: float = option(3.0, "extra reconstruction weight on the lip vertices")
     contact_weight: float = option(1.0, "weight of the lip-contact term (closures where the "
                                         "truth has them)")
+    open_weight: float = option(0.0, "weight of the speech-opening hinge on real speech "
+                                     "without phones: the lips part at least once every "
+                                     "200 ms of VAD speech")
     vel_weight: float = option(5.0, "weight of the velocity term")
     sync_weight: float = option(0.03, "weight of the frozen SyncNet3D's sync loss (needs "
                                       "--syncnet)")

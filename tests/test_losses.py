@@ -1,9 +1,11 @@
-"""The lip-contact term: zero when closures are met, pulls open lips shut where the truth closes."""
+"""The lip-contact term: zero when closures are met, pulls open lips shut where the truth closes.
+The speech-opening hinge: only a window of speech that stays shut is pushed, at its widest frame."""
 from __future__ import annotations
 
+import pytest
 import torch
 
-from driver.losses import lip_contact
+from driver.losses import lip_contact, speech_opening
 
 
 def _mouth(gap_m: torch.Tensor) -> torch.Tensor:
@@ -42,3 +44,21 @@ def test_contact_without_closed_frames_is_zero_but_differentiable() -> None:
     loss = lip_contact(pred, gt, UPPER, LOWER)
     loss.backward()
     assert loss.item() == 0.0 and pred.grad is not None
+
+
+def test_speech_opening_pushes_only_windows_of_speech_that_stay_shut() -> None:
+    # frames 0-5 open once (5 mm at frame 2), 6-11 shut (1 mm, widest 1.5 at frame 8), 12-17 a pause
+    gap_mm = torch.tensor([1, 1, 5, 1, 1, 1, 1, 1, 1.5, 1, 1, 1, 0, 0, 0, 0, 0, 0.0])
+    speech = torch.zeros(1, 18)
+    speech[0, :12] = 1.0
+    pred = _mouth(gap_mm / 1000.0).requires_grad_(True)
+    loss = speech_opening(pred, UPPER, LOWER, speech, open_mm=3.0, window=6)
+    # windows wholly in speech start at 0..6; those holding frame 2 (starts 0-2) are open enough,
+    # starts 3..6 see at most 1.5 mm: 4 of 7 windows short by 1.5 mm
+    assert loss.item() == pytest.approx(4 / 7 * 1.5 ** 2, rel=1e-4)
+    loss.backward()
+    grad_y = pred.grad[0, :, :2, 1].sum(-1)
+    assert grad_y[8] < 0                              # descent opens the widest shut frame
+    assert torch.count_nonzero(grad_y) == 1           # and nothing else: no shape is imposed
+    silent = speech_opening(pred, UPPER, LOWER, torch.zeros(1, 18), open_mm=3.0, window=6)
+    assert silent.item() == 0.0

@@ -78,11 +78,14 @@ def test_pause_only_import_weights_exactly_the_pauses_100ms_from_speech(tmp_path
     assert np.array_equal(pause_clip.weight == 1.0, far)
     assert summary.supervised_minutes == pytest.approx(far.sum() / MOTION_FPS / 60)
     assert pause_clip.phones == [] and not pause_clip.fully_supervised
+    inside = ((t >= 0.6) & (t < 1.2)) | ((t >= 2.0) & (t < 3.1))
+    assert pause_clip.speech.dtype == bool and np.array_equal(pause_clip.speech, inside)
     # the targets are the corpus's own pause rest: the core of a long TTS pause
     rest = phones_to_motion([PhoneSegment(0.0, 4.0, "pau")], 4.0, seed=3)[10:-10]
     assert np.array_equal(pause_clip.motion, rest_motion(len(t)))
     assert np.array_equal(rest, rest_motion(len(rest)))
     assert full_clip.weight is None and full_clip.fully_supervised and full_clip.phones
+    assert full_clip.speech is None
 
     # `--motion-only` recomputes the same weights; a second import adds nothing
     (corpus / "weights" / "external-train-kde-x-de-0000.npy").unlink()
@@ -200,6 +203,11 @@ def test_a_mixed_batch_trains_with_finite_gradients_and_sync_on_full_clips_only(
     assert torch.equal(previous[~speech], only_pauses.target[~speech])
     parts = objective.parts(step_fn(only_pauses.audio, previous), only_pauses, 0, gen)
     assert "sync" not in parts and set(parts) == {"rec", "vel", "lips", "contact"}
+    # the speech-opening hinge acts on the VAD speech of pause-only crops when it has a weight
+    assert only_pauses.speech.sum() > 0 and torch.all(only_pauses.weight[only_pauses.speech > 0] == 0)
+    opening = Objective(data.space, build_terms(1.0, 5.0, 0.0, 0, 0, 0.0, 3.0, 1.0, opening=0.5),
+                        None, torch.device("cpu"))
+    assert "open" in opening.parts(step_fn(only_pauses.audio, previous), only_pauses, 0, gen)
 
     # crops are drawn by supervised frames: a clip without any is never drawn
     silent = TrainClip.of(data.load(next(r for r in data.items("train") if "x-de" in r["id"])),
@@ -215,7 +223,7 @@ def test_a_mixed_batch_trains_with_finite_gradients_and_sync_on_full_clips_only(
     assert not all(batch.full) and any(batch.full)
     model.zero_grad()
     parts = objective.parts(step_fn(batch.audio, batch.target), batch, 0, gen)
-    assert "sync" in parts
+    assert "sync" in parts and "open" not in parts          # weight 0: the term is off
     objective.total(parts, 0).backward()
     grads = [p.grad for p in model.parameters() if p.grad is not None]
     assert grads and all(torch.isfinite(g).all() for g in grads)

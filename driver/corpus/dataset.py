@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from driver.audio import SAMPLE_RATE
+from driver.audio import MOTION_FPS, SAMPLE_RATE
 from driver.corpus.phones import PhoneSegment, read_tsv
+from driver.speech_activity import read_segments
 from splat.errors import UserInputError
 
 SPLITS = ("train", "val", "test")
@@ -22,6 +23,7 @@ SPLITS = ("train", "val", "test")
 # loss weights in WEIGHTS_DIR/<id>.npy (`driver.corpus.pause_targets`).
 PAUSE_SUPERVISION = "pauses"
 WEIGHTS_DIR = "weights"
+VAD_DIR = "vad"              # their Silero VAD segmentation (`.vad.tsv` format)
 
 
 @dataclass
@@ -34,6 +36,7 @@ class Clip:
     motion: np.ndarray         # (T, E+3) float32: expression weights, then jaw_pose
     phones: list[PhoneSegment]
     weight: np.ndarray | None = None   # (T,) per-frame loss weight in [0, 1]; None: all frames
+    speech: np.ndarray | None = None   # (T,) bool, pause-only clips: frames inside VAD speech
 
     @property
     def fully_supervised(self) -> bool:
@@ -92,6 +95,19 @@ def load_weight(corpus: Path, record: dict, frames: int) -> np.ndarray:
     return weight.astype(np.float32)
 
 
+def load_speech_frames(corpus: Path, record: dict, frames: int) -> np.ndarray:
+    """A pause-only utterance's (T,) VAD speech frames, from its stored segmentation: where no
+    motion is known but a talking mouth must still open now and then
+    (`driver.losses.speech_opening`)."""
+    from driver.real_speech_eval import speech_frames     # it reads corpora too (no cycle)
+
+    path = Path(corpus) / VAD_DIR / f"{record['id']}.tsv"
+    if not path.is_file():
+        raise UserInputError(f"{path} missing: re-import the clip with `main.py corpus "
+                             "--aligned ... --aligned-pauses`")
+    return speech_frames(read_segments(path), frames, MOTION_FPS)
+
+
 def load_clip(corpus: Path, record: dict, clean: bool = False) -> Clip:
     """Read one utterance (the microphone-like audio unless `clean`)."""
     corpus = Path(corpus)
@@ -106,6 +122,7 @@ def load_clip(corpus: Path, record: dict, clean: bool = False) -> Clip:
     motion = np.load(motion_path)
     if is_pause_only(record):
         return Clip(record["id"], record["voice"], audio, motion, [],
-                    load_weight(corpus, record, len(motion)))
+                    load_weight(corpus, record, len(motion)),
+                    load_speech_frames(corpus, record, len(motion)))
     return Clip(record["id"], record["voice"], audio, motion,
                 read_tsv(corpus / "phones" / f"{record['id']}.tsv"))

@@ -26,11 +26,10 @@ import numpy as np
 
 from driver.audio import MOTION_FPS
 from driver.corpus.articulation import CHANNELS, channels_to_rig, frame_count
-from driver.corpus.dataset import WEIGHTS_DIR, is_pause_only
+from driver.corpus.dataset import VAD_DIR, WEIGHTS_DIR, is_pause_only
 from driver.real_speech_eval import MARGIN_S, pause_frames
 from driver.speech_activity import Segment, read_segments, write_segments
 
-VAD_DIR = "vad"
 
 
 def rest_motion(n_frames: int) -> np.ndarray:
