@@ -2,15 +2,17 @@
 
 The kernels (binding, projection, binning, compositing) are compiled once and kept in numba's
 on-disk cache; a cold cache makes the first frame take ~15 s (more on a busy machine), which
-without a word looks like a hang. The check is cheap: each entry kernel's cache index must exist
-and be newer than its source file (numba rewrites the index whenever it compiles, and refuses
-an index written for other source). numba keeps the index path on its private FunctionCache, so
-where numba's internals differ the answer is "unknown" and nothing is printed, never a false line.
+without a word looks like a hang. The check is cheap: each entry kernel's cache index must hold
+entries numba accepts for the current source. The judge is numba's own index loader, which
+returns nothing for an index written for other source: numba 0.68 stamps the index with a hash
+of the source file's bytes, so a checkout that only touched the file's time is still warm (an
+mtime comparison announced a compile that never came). numba keeps the loader on its private
+FunctionCache, so where numba's internals differ the answer is "unknown" and nothing is
+printed, never a false line.
 """
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 from collections.abc import Callable
 
@@ -22,9 +24,9 @@ KERNEL_MODULES = ("splat.binding_fast", "splat.render.cpu_project", "splat.rende
 _announced = False
 
 
-def _index_path(kernel: object) -> str | None:
+def _index_loader(kernel: object) -> Callable[[], dict] | None:
     cache_file = getattr(getattr(kernel, "_cache", None), "_cache_file", None)
-    return getattr(cache_file, "_index_path", None)
+    return getattr(cache_file, "_load_index", None)
 
 
 def uncached_kernels() -> list[str] | None:
@@ -34,16 +36,15 @@ def uncached_kernels() -> list[str] | None:
     missing = []
     for name in KERNEL_MODULES:
         module = importlib.import_module(name)
-        source_mtime = os.stat(module.__file__).st_mtime
         for attr, kernel in vars(module).items():
             if not isinstance(kernel, CPUDispatcher) or kernel.targetoptions.get("inline", "never") != "never":
                 continue
-            index = _index_path(kernel)
-            if index is None:
+            load_index = _index_loader(kernel)
+            if load_index is None:
                 return None
             try:
-                fresh = os.stat(index).st_mtime >= source_mtime
-            except OSError:
+                fresh = bool(load_index())
+            except Exception:      # an unreadable or foreign index: numba will compile anew
                 fresh = False
             if not fresh:
                 missing.append(f"{name}.{attr}")
