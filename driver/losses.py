@@ -1,7 +1,7 @@
 """Learn2Talk training losses on decoded vertices, as a registry of named, weighted terms.
 
-Terms: vertex reconstruction, extra weight on the lip vertices, lip contact, speech opening
-(real speech without phones), velocity, sync, lip-reading. The per-frame terms take an optional (B, T) frame weight (`frame_mean`): pause-only
+Terms: vertex reconstruction, extra weight on the lip vertices, lip contact, speech opening and
+loudness tracking (real speech without phones), velocity, sync, lip-reading. The per-frame terms take an optional (B, T) frame weight (`frame_mean`): pause-only
 real speech is supervised in its pauses only; the sync term is given fully supervised clips only.
 Each term has a weight and a linear warm-up (`start`..`full` steps): the sync loss follows
 Learn2Talk's advice to switch the expert on after reconstruction has settled, and so does the
@@ -39,10 +39,12 @@ class LossTerm:
 
 def build_terms(rec: float, vel: float, sync: float, sync_start: int, sync_full: int,
                 lipread: float, lips: float = 0.0, contact: float = 0.0, lipread_start: int = 0,
-                lipread_full: int = 0, opening: float = 0.0) -> dict[str, LossTerm]:
+                lipread_full: int = 0, opening: float = 0.0, tracking: float = 0.0
+                ) -> dict[str, LossTerm]:
     """The registry used by the trainer (order = report order)."""
     return {"rec": LossTerm("rec", rec), "lips": LossTerm("lips", lips),
             "contact": LossTerm("contact", contact), "open": LossTerm("open", opening),
+            "track": LossTerm("track", tracking),
             "vel": LossTerm("vel", vel),
             "sync": LossTerm("sync", sync, sync_start, sync_full),
             "lipread": LossTerm("lipread", lipread, lipread_start, lipread_full)}
@@ -120,6 +122,32 @@ def speech_opening(pred: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor,
     widest = lip_gaps(pred, upper, lower).unfold(1, window, 1).amax(-1)        # (B, T-w+1)
     inside = speech.unfold(1, window, 1).amin(-1).to(pred.dtype)
     return frame_mean(torch.relu(open_mm - widest).pow(2), inside)
+
+
+def loudness_tracking(pred: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor,
+                      speech: torch.Tensor, loudness: torch.Tensor, target_r: float,
+                      min_frames: int) -> torch.Tensor:
+    """Squared shortfall of each crop's Pearson r(lip gap, loudness) over its VAD speech frames
+    below `target_r`, averaged over crops with at least `min_frames` speech frames.
+
+    The opening hinge asks a real voice's mouth to part once a syllable but not *when*; the
+    loudness envelope says when: vowels are the loud part of a syllable and the jaw is open
+    there, while stop closures (/p b m/) are near-silent. A hinge, not a regression to the
+    envelope: once the mouth follows the syllable rhythm this well, the term is silent and
+    the shape within it is left to the model.
+    """
+    gaps = lip_gaps(pred, upper, lower)
+    mask = speech.to(pred.dtype)
+    count = mask.sum(1)
+    kept = count >= min_frames
+    if not bool(kept.any()):
+        return pred.new_zeros(())
+    gaps, mask, energy, count = gaps[kept], mask[kept], loudness[kept].to(pred.dtype), count[kept]
+    centred_gap = (gaps - (gaps * mask).sum(1, keepdim=True) / count[:, None]) * mask
+    centred_energy = (energy - (energy * mask).sum(1, keepdim=True) / count[:, None]) * mask
+    covariance = (centred_gap * centred_energy).sum(1)
+    spread = (centred_gap.pow(2).sum(1) * centred_energy.pow(2).sum(1)).clamp_min(1e-12).sqrt()
+    return torch.relu(target_r - covariance / spread).pow(2).mean()
 
 
 def velocity(pred: torch.Tensor, gt: torch.Tensor,

@@ -41,8 +41,9 @@ from driver import distributed
 from driver.corpus.augment import vocal_tract_warp
 from driver.corpus.dataset import Clip
 from driver.losses import LossTerm, build_terms, lip_contact, lip_reconstruction, reconstruction, \
-    speech_opening, sync_loss, velocity
+    loudness_tracking, speech_opening, sync_loss, velocity
 from driver.audio import MOTION_FPS, SAMPLE_RATE
+from driver.evaluate import frame_energy
 from driver.motion_space import MotionSpace
 from driver.real_speech_eval import OPEN_MM, WINDOW_S
 from driver.scoring import Judge, Scorecard
@@ -54,6 +55,11 @@ from splat.errors import UserInputError
 
 if TYPE_CHECKING:
     from driver.lipreading.teacher import LipReadTeacher
+
+# Loudness tracking on real speech without phones: the r(lip gap, loudness) a crop's VAD speech
+# must reach before the term falls silent, and the fewest speech frames (0.5 s) it is judged on.
+TRACK_R = 0.6
+TRACK_MIN_FRAMES = 15
 
 
 # ------------------------------------------------------------------------------ syncnet
@@ -145,6 +151,7 @@ class TrainClip:
     weight: np.ndarray        # (T_padded,) frame loss weights (Clip.weight; padding: 1 if the
     full: bool                # clip is fully supervised, else 0); full: every frame has a target
     speech: np.ndarray        # (T_padded,) float32 1 on VAD speech frames of pause-only clips
+    loudness: np.ndarray      # (T_padded,) float32 `frame_energy` envelope (pause-only clips)
 
     @classmethod
     def of(cls, clip: Clip, crop: int, pad: int) -> "TrainClip":
@@ -161,9 +168,12 @@ class TrainClip:
         if clip.weight is not None:
             weight[:frames] = clip.weight
         speech = np.zeros(len(motion), np.float32)
+        loudness = np.zeros(len(motion), np.float32)
         if clip.speech is not None:
             speech[:frames] = clip.speech
-        return cls(padded, motion, log_mel(clip.audio), frames, clip.voice, weight, full, speech)
+            loudness[:frames] = frame_energy(clip.audio, frames)
+        return cls(padded, motion, log_mel(clip.audio), frames, clip.voice, weight, full, speech,
+                   loudness)
 
 
 class TeacherForcedStep(nn.Module):
@@ -222,6 +232,7 @@ class Batch:
     weight: torch.Tensor          # (B, T) frame loss weights (0: no target, e.g. real speech)
     full: list[bool]              # crop's clip fully supervised (the sync term uses only these)
     speech: torch.Tensor          # (B, T) 1 on VAD speech frames without a target
+    loudness: torch.Tensor        # (B, T) loudness envelope of those clips (0 elsewhere)
 
 
 def sample_batch(clips: list[TrainClip], step_fn: TeacherForcedStep, batch: int, pad: int,
@@ -235,7 +246,7 @@ def sample_batch(clips: list[TrainClip], step_fn: TeacherForcedStep, batch: int,
         raise UserInputError("no training clip has a frame with a target (pause-only clips "
                              "without pauses)")
     chosen = rng.choice(len(clips), size=batch, p=weights / weights.sum())
-    audios, motions, frame_weights, speech, starts = [], [], [], [], []
+    audios, motions, frame_weights, speech, loudness, starts = [], [], [], [], [], []
     for c in chosen:
         clip = clips[c]
         last = (len(clip.motion) - 3 - crop) // 3
@@ -249,11 +260,12 @@ def sample_batch(clips: list[TrainClip], step_fn: TeacherForcedStep, batch: int,
         motions.append(torch.from_numpy(clip.motion[k0:k0 + crop]))
         frame_weights.append(torch.from_numpy(clip.weight[k0:k0 + crop]))
         speech.append(torch.from_numpy(clip.speech[k0:k0 + crop]))
+        loudness.append(torch.from_numpy(clip.loudness[k0:k0 + crop]))
         starts.append(k0)
     return Batch(torch.stack(audios).to(device), torch.stack(motions).to(device),
                  [clips[c].voice for c in chosen], [clips[c].mel.to(device) for c in chosen],
                  starts, torch.stack(frame_weights).to(device), [clips[c].full for c in chosen],
-                 torch.stack(speech).to(device))
+                 torch.stack(speech).to(device), torch.stack(loudness).to(device))
 
 
 class Objective:
@@ -284,6 +296,9 @@ class Objective:
         if self.terms["open"].scale(step) > 0 and bool(batch.speech.any()):
             parts["open"] = speech_opening(v_pred, self.upper, self.lower, batch.speech,
                                            OPEN_MM, round(WINDOW_S * MOTION_FPS))
+        if self.terms["track"].scale(step) > 0 and bool(batch.speech.any()):
+            parts["track"] = loudness_tracking(v_pred, self.upper, self.lower, batch.speech,
+                                               batch.loudness, TRACK_R, TRACK_MIN_FRAMES)
         full = [b for b, f in enumerate(batch.full) if f]
         if self.syncnet is not None and self.terms["sync"].scale(step) > 0 and full:
             lips = self.space.lip_displacements(v_pred[full], [batch.voices[b] for b in full])
@@ -385,7 +400,8 @@ class RegressorTrainer:
         self.rig = space.data
         terms = build_terms(cfg.rec_weight, cfg.vel_weight, cfg.sync_weight, cfg.sync_start,
                             cfg.sync_full, cfg.lipread_weight, cfg.lip_weight, cfg.contact_weight,
-                            cfg.lipread_start, cfg.lipread_full, cfg.open_weight)
+                            cfg.lipread_start, cfg.lipread_full, cfg.open_weight,
+                            cfg.track_weight)
         syncnet, self.val_syncnet = _frozen_syncnet(cfg, self.rig, self.device)
         teacher = _lipread_teacher(cfg, space, self.device)
 

@@ -75,6 +75,9 @@ class RegressorTrainConfig(DataConfig):
     open_weight: float = option(0.0, "weight of the speech-opening hinge on real speech "
                                      "without phones: the lips part at least once every "
                                      "200 ms of VAD speech")
+    track_weight: float = option(0.0, "weight of the loudness-tracking hinge on real speech "
+                                      "without phones: within VAD speech the lip gap must "
+                                      "correlate with the loudness envelope (r >= 0.6)")
     vel_weight: float = option(5.0, "weight of the velocity term")
     sync_weight: float = option(0.03, "weight of the frozen SyncNet3D's sync loss (needs "
                                       "--syncnet)")

@@ -1,11 +1,13 @@
 """The lip-contact term: zero when closures are met, pulls open lips shut where the truth closes.
-The speech-opening hinge: only a window of speech that stays shut is pushed, at its widest frame."""
+The speech-opening hinge: only a window of speech that stays shut is pushed, at its widest frame.
+The loudness-tracking hinge: silent once the gap follows the envelope, pushes towards it below."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
-from driver.losses import lip_contact, speech_opening
+from driver.losses import lip_contact, loudness_tracking, speech_opening
 
 
 def _mouth(gap_m: torch.Tensor) -> torch.Tensor:
@@ -62,3 +64,27 @@ def test_speech_opening_pushes_only_windows_of_speech_that_stay_shut() -> None:
     assert torch.count_nonzero(grad_y) == 1           # and nothing else: no shape is imposed
     silent = speech_opening(pred, UPPER, LOWER, torch.zeros(1, 18), open_mm=3.0, window=6)
     assert silent.item() == 0.0
+
+
+def test_loudness_tracking_is_silent_once_the_gap_follows_the_envelope() -> None:
+    loud = torch.tensor([[0.1, 0.9, 0.2, 1.0, 0.3, 0.8, 0.1, 0.1, 0.0, 0.0]])
+    speech = torch.zeros(1, 10)
+    speech[0, :7] = 1.0
+    # frames 7-9 are a pause whose shut lips would inflate r if they counted
+    following = _mouth(torch.cat([loud[0, :7] * 0.01, torch.zeros(3)]))
+    assert loudness_tracking(following, UPPER, LOWER, speech, loud, 0.6, 5).item() == 0.0
+
+
+def test_loudness_tracking_pushes_a_gap_against_the_envelope_towards_it() -> None:
+    loud = torch.tensor([[0.1, 0.9, 0.2, 1.0, 0.3, 0.8, 0.1, 0.1]])
+    speech = torch.ones(1, 8)
+    gap_mm = torch.tensor([2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 5.0])   # opens on a quiet frame
+    r = float(np.corrcoef(gap_mm.numpy(), loud[0].numpy())[0, 1])
+    against = _mouth(gap_mm / 1000.0).requires_grad_(True)
+    loss = loudness_tracking(against, UPPER, LOWER, speech, loud, 0.6, 5)
+    assert r < 0 and loss.item() == pytest.approx((0.6 - r) ** 2, rel=1e-4)
+    loss.backward()
+    grad_y = against.grad[0, :, :2, 1].sum(-1)
+    assert grad_y[3] < 0 < grad_y[0]          # descent opens the loudest frame, shuts the quietest
+    too_short = loudness_tracking(against, UPPER, LOWER, speech, loud, 0.6, 9)
+    assert too_short.item() == 0.0            # fewer speech frames than judged on: no say
