@@ -27,7 +27,7 @@ LIP = np.array([0.64, 0.31, 0.31])
 LIP_INNER = np.array([0.36, 0.1, 0.11])
 BROW = np.array([0.13, 0.085, 0.06])
 LASH = np.array([0.04, 0.03, 0.03])
-HAIR_COL = np.array([0.12, 0.075, 0.05])
+HAIR_COL = np.array([0.15, 0.095, 0.062])
 SCLERA = np.array([0.88, 0.86, 0.82])
 IRIS_OUTER = np.array([0.20, 0.30, 0.36])
 IRIS_INNER = np.array([0.47, 0.37, 0.19])
@@ -87,15 +87,52 @@ def brow_weight(pos: np.ndarray) -> np.ndarray:
     return band * smoothstep(0.009, 0.016, ax) * smoothstep(0.062, 0.055, ax) * (z > 0.045)
 
 
-def hair_weight(pos: np.ndarray) -> np.ndarray:
-    """Scalp coverage: above a hairline tilted from the forehead down to the nape, clear of
-    the face and the ears."""
+# The hairline's height (y, metres) by azimuth about the head's vertical axis (degrees from the
+# middle of the forehead; 90 is over the ear, 180 the nape), for a short men's cut: a forehead
+# line with receding temples, a sideburn in front of the ear, a line clear above the ear,
+# dropping behind it to the nape.
+HAIRLINE = ((0.0, 0.076), (12.0, 0.077), (24.0, 0.086), (33.0, 0.090), (42.0, 0.084), (50.0, 0.068),
+            (58.0, 0.045), (64.0, 0.012), (69.0, -0.004), (74.0, -0.004), (78.0, 0.022),
+            (84.0, 0.030), (104.0, 0.030), (114.0, 0.014), (128.0, -0.022), (150.0, -0.040),
+            (180.0, -0.046))
+HEAD_AXIS_Z = -0.02            # depth of the vertical axis the hairline's azimuth turns about
+HAIRLINE_SOFT = 0.006          # metres over which the hairline fades from skin into hair
+# Metres above the hairline over which the cut grows to full, by azimuth: a short step at the
+# forehead (a long one reads as thinning hair), a long fade at the sideburns and the nape.
+HAIR_TAPER = ((0.0, 0.012), (40.0, 0.012), (70.0, 0.03), (180.0, 0.03))
+
+
+def azimuth(pos: np.ndarray) -> np.ndarray:
+    """Degrees about the head's vertical axis, 0 at the forehead to 180 at the nape (both
+    sides alike, so the cut is symmetric)."""
+    return np.degrees(np.arctan2(np.abs(pos[:, 0]), pos[:, 2] - HEAD_AXIS_Z))
+
+
+def above_hairline(pos: np.ndarray) -> np.ndarray:
+    """Metres the point lies above the hairline (negative on the face, neck and ears)."""
+    a, h = np.array(HAIRLINE).T
+    return pos[:, 1] - np.interp(azimuth(pos), a, h)
+
+
+def hair_taper(pos: np.ndarray) -> np.ndarray:
+    """0 at the hairline .. 1 from HAIR_TAPER inside it: how grown the faded edge of the cut is
+    (shorter, sparser strands and more skin showing through towards the hairline)."""
+    a, taper = np.array(HAIR_TAPER).T
+    return smoothstep(0.0, 1.0, above_hairline(pos) / np.interp(azimuth(pos), a, taper))
+
+
+def ear_weight(pos: np.ndarray) -> np.ndarray:
+    """The outer ears (1) with a soft border: redder skin, denser splats, and no hair on them."""
     x, y, z = pos.T
-    line = 0.074 - 0.62 * np.clip(0.085 - z, 0.0, None)        # hairline height at depth z
-    line = line + 0.012 * smoothstep(0.0, 0.035, np.abs(x)) * (z > 0.05)   # temples recede
-    cover = smoothstep(line - 0.004, line + 0.006, y)
-    ear = (np.abs(x) > 0.062) & (y < 0.032) & (z > -0.045) & (z < 0.025)
-    return cover * ~ear
+    ax = np.abs(x)
+    return (smoothstep(0.064, 0.07, ax) * smoothstep(-0.042, -0.036, y)
+            * smoothstep(0.018, 0.012, y) * smoothstep(-0.05, -0.044, z) * smoothstep(-0.002, -0.007, z))
+
+
+def hair_weight(pos: np.ndarray) -> np.ndarray:
+    """Scalp coverage (0..1): above the hairline with a soft edge, never on the ears."""
+    cover = smoothstep(-0.3 * HAIRLINE_SOFT, HAIRLINE_SOFT, above_hairline(pos))
+    return cover * (1.0 - ear_weight(pos))
 
 
 def _skin(s: Surface, rng: np.random.Generator) -> np.ndarray:
@@ -107,7 +144,7 @@ def _skin(s: Surface, rng: np.random.Generator) -> np.ndarray:
     col *= (1.0 + 0.02 * rng.standard_normal(len(x)))[:, None]          # per-splat grain
     red = (0.9 * bump(ax, y, 0.045, -0.025, 0.018, 0.016)              # cheeks
            + 0.7 * bump(x, y, 0.0, -0.035, 0.009, 0.012) * (z > 0.08)  # nose tip
-           + 0.5 * (ax > 0.065) * (z < 0.03) * (y > -0.05) * (y < 0.035))   # ears
+           + 0.5 * ear_weight(s.pos))
     col += red[:, None] * np.array([0.035, -0.04, -0.035])
     beard = smoothstep(-0.045, -0.065, y) * smoothstep(-0.12, -0.095, y) * (z > 0.0) \
         * (1 - s.lip)
@@ -123,10 +160,22 @@ def _skin(s: Surface, rng: np.random.Generator) -> np.ndarray:
     col = col * (1 - inside[:, None]) + mouth * inside[:, None]
     brow = brow_weight(s.pos) * np.clip(0.7 + 0.4 * rng.random(len(x)), 0, 1)
     col = col * (1 - brow[:, None]) + BROW * brow[:, None]
-    hair = hair_weight(s.pos)
-    col = col * (1 - 0.85 * hair[:, None]) + 0.85 * HAIR_COL * hair[:, None]
+    hair = hair_weight(s.pos) * (0.45 + 0.4 * hair_taper(s.pos))
+    col = col * (1 - hair[:, None]) + HAIR_COL * hair[:, None]
     col *= (0.55 + 0.45 * s.ao)[:, None] * (1.0 - 0.5 * inside[:, None])   # cavities
     return col
+
+
+def _hair(s: Surface, rng: np.random.Generator) -> np.ndarray:
+    """Strand colours: each strand its own shade (a few lighter ones catch the eye as single
+    hairs), locks a little lighter or darker, and darker towards the roots (`ao`: the volume's
+    self-shadow, which the unshadowed relighting cannot produce)."""
+    n = len(s.pos)
+    strand = np.clip(1.0 + 0.22 * rng.standard_normal(n), 0.55, 1.6)
+    strand *= 1.0 + 0.5 * (rng.random(n) < 0.06)
+    locks = 1.0 + 0.15 * noise(s.pos, rng, 0.015, 3)
+    col = HAIR_COL * (strand * locks * (0.45 + 0.55 * s.ao))[:, None]
+    return col + (0.02 * (strand - 1.0))[:, None] * np.array([1.0, 0.6, 0.2])   # warm lighter strands
 
 
 def _lips(s: Surface, col: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -274,8 +323,7 @@ def materials(s: Surface, seed: int) -> Material:
     albedo[inner] = _mouth_parts(_subset(s, inner))
     spec[inner], shiny[inner] = SPECULAR["tooth"], 40.0
     hair = s.part == HAIR
-    strand = np.clip(1.0 + 0.28 * rng.standard_normal(hair.sum()), 0.45, 1.7)
-    albedo[hair] = HAIR_COL * strand[:, None] * (1.0 + 0.15 * noise(s.pos[hair], rng, 0.03, 3))[:, None]
+    albedo[hair] = _hair(_subset(s, hair), rng)
     spec[hair], shiny[hair] = SPECULAR["hair"], 20.0
     return Material(np.clip(albedo, 0.0, 1.0), spec, shiny)
 

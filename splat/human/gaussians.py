@@ -5,8 +5,8 @@ Surface splats are flat discs in the surface (density by importance: the visible
 eyes, lips and front teeth get more per area). Lashes are strands grown from the roots of
 MakeHuman's lash cards (the cards themselves are fans meant for an alpha texture and are not
 sampled): chains of needle-thin Gaussians that curl away from the lid, bound to the card so they
-blink with it. Hair is a volume: strands of thin elongated Gaussians stacked up to
-HAIR_DEPTH above the scalp, combed from the crown, each bound to the scalp triangle under it
+blink with it. Hair is a short cut: needle-thin strands stacked in a volume that is fullest on
+top and tapers to the hairline, combed back from the forehead, each bound to the scalp triangle under it
 (so it rides the head; off-surface offsets are what the binding's local frame allows). Everything
 is authored in world space on the rest mesh and moved into triangle-local space with the
 project's binding inverse.
@@ -20,15 +20,23 @@ import numpy as np
 import torch
 
 from splat.binding import matrix_to_quaternion, triangle_frames, world_to_local
-from splat.human.appearance import HAIR, Surface, arch_centre, brow_weight, hair_weight
+from splat.human.appearance import (HAIR, Surface, arch_centre, brow_weight, ear_weight,
+                                    hair_taper, hair_weight, noise)
 from splat.human.head_mesh import HPart
 from splat.mesh_ops import stratified_surface_samples, triangle_normals, vertex_normals
 from splat.procedural.appearance import vertex_occlusion
 from splat.procedural.fields import normalize, smoothstep
 
-SURFACE_GAUSSIANS = 44000
+SURFACE_GAUSSIANS = 47000
 HAIR_GAUSSIANS = 16000
-HAIR_DEPTH = 0.011            # metres above the scalp the hair volume reaches
+HAIR_TOP = 0.012              # metres of hair volume on top of the head
+HAIR_SIDE = 0.0035            # ... over the ears and at the back (a short cut)
+HAIR_TOP_FROM = (0.045, 0.095)  # heights (y) over which the sides' volume grows into the top's
+HAIR_LIFT = 0.0004            # metres between the scalp and the lowest strands
+STRAND_LENGTH = (0.004, 0.016)  # metres: a strand at the hairline .. on top
+STRAND_WIDTH = 0.0003         # metres (sigma across a strand)
+COMB_FROM = np.array([0.03, 0.1, 0.14])   # see comb_direction
+LOCK_SIZE = 0.02              # metres: the scale of the field that bends strands into locks
 SPLAT_SIZE = 0.95
 THINNESS = 0.08
 OPACITY_LOGIT = 4.6
@@ -38,8 +46,10 @@ EYE_FRONT_IMPORTANCE = 18.0   # the cap of the eyeball between the lids (iris, p
 EYE_FRONT_COS = 0.5           # ... where the gaze direction is within 60 degrees
 FRONT_TEETH_IMPORTANCE = 12.0  # incisors to premolars, what a smile shows
 FRONT_TEETH_Z = 0.052
+EAR_IMPORTANCE = 12.0
+EAR_SPLAT_SIZE = 0.7          # smaller discs than SPLAT_SIZE: the ear rims stay crisp
+SCALP_IMPORTANCE = 0.5
 LIP_IMPORTANCE = 18.0        # fine splats: a coarser border rendered as a serrated edge
-CROWN = np.array([0.0, 0.13, -0.03])
 # Lash strands per card (upper, lower), their length in metres and the Gaussians along each.
 LASHES = {True: (260, 0.0045, 2), False: (80, 0.0025, 2)}
 LASH_ROOT = 0.0008            # card vertices this close to the eyeball are its roots
@@ -81,15 +91,23 @@ def _face_importance(verts: np.ndarray, faces: np.ndarray, part: np.ndarray, lip
     # The lips and the ring of skin around them: one splat size across the vermilion border,
     # or the larger skin splats overlap the lip edge into a ragged line.
     w = np.where((fpart == HPart.SKIN) & (lip_v[faces].max(axis=1) > 0.01), LIP_IMPORTANCE, w)
+    # The ears: their thin, curled rims blur into a halo under splats the size of the cheek's.
+    w = np.where((fpart == HPart.SKIN) & (ear_weight(c) > 0.5), EAR_IMPORTANCE, w)
+    # The scalp well inside the hairline is hidden under the strands: coarse splats will do.
+    w = np.where((fpart == HPart.SKIN) & (hair_taper(c) >= 1.0), SCALP_IMPORTANCE, w)
     low = (fpart == HPart.SKIN) & (c[:, 1] < -0.16)
     return np.where(low, 0.8, w)                         # shoulders and chest: coarser
 
 
+def _tangent_frame(normal: np.ndarray, along: np.ndarray) -> np.ndarray:
+    """(N,3,3) Gaussian axes: `along` flattened into the surface, the normal, and across."""
+    along = normalize(along - normal * np.einsum("ij,ij->i", along, normal)[:, None])
+    return np.stack([along, normal, np.cross(along, normal)], axis=-1)
+
+
 def _discs(normal: np.ndarray, along: np.ndarray, sigma: np.ndarray, stretch: np.ndarray,
            thin: float = THINNESS) -> tuple[np.ndarray, np.ndarray]:
-    along = normalize(along - normal * np.einsum("ij,ij->i", along, normal)[:, None])
-    across = np.cross(along, normal)
-    rot = np.stack([along, normal, across], axis=-1)
+    rot = _tangent_frame(normal, along)
     scales = np.stack([sigma * stretch, np.maximum(thin * sigma, 3e-5), sigma / np.sqrt(stretch)], 1)
     return rot, scales
 
@@ -125,7 +143,9 @@ def surface_splats(verts: np.ndarray, faces: np.ndarray, part: np.ndarray, lip_v
     teeth_parts = [HPart.TEETH_UPPER, HPart.TEETH_LOWER]
     arch = _arch_normals(pos, verts[np.isin(part, teeth_parts)])
     normal = np.where(np.isin(fpart, teeth_parts)[:, None], arch, normal)
-    rot, scales = _discs(fn, along, SPLAT_SIZE * spacing, np.where(brows, 2.2, 1.0))
+    ears = (fpart == HPart.SKIN) & (ear_weight(pos) > 0.5)
+    size = np.where(ears, EAR_SPLAT_SIZE, SPLAT_SIZE) * spacing
+    rot, scales = _discs(fn, along, size, np.where(brows, 2.2, 1.0))
     pos = pos + fn * np.where(brows, 0.0004, 0.0)[:, None]            # brows sit on the skin
     opacity = np.full(len(face), OPACITY_LOGIT)
     cut_y = verts[part == HPart.SKIN, 1].min()
@@ -194,32 +214,59 @@ def lash_splats(verts: np.ndarray, faces: np.ndarray, card: np.ndarray,
     return functools.reduce(concat, parts)
 
 
+def hair_thickness(pos: np.ndarray) -> np.ndarray:
+    """Metres of hair volume over each scalp point: full on top, short over the ears and at the
+    back, and tapering to nothing at the hairline (the faded sideburns and nape of a short cut;
+    a uniform depth ending at the hairline reads as a helmet)."""
+    top = smoothstep(HAIR_TOP_FROM[0], HAIR_TOP_FROM[1], pos[:, 1])
+    full = HAIR_SIDE + (HAIR_TOP - HAIR_SIDE) * top
+    return full * hair_taper(pos)
+
+
+def comb_direction(base: np.ndarray, normal: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Unit directions the strands lie along: in the scalp's tangent plane, away from COMB_FROM
+    (in front of the forehead, off to the subject's left: swept back from the hairline with a
+    sweep to the right on top, down at the sides and back), bent by a smooth field so
+    neighbouring strands clump into locks, plus a little per-strand scatter."""
+    flow = normalize(base - COMB_FROM)
+    locks = np.stack([noise(base, rng, LOCK_SIZE, 3) for _ in range(3)], axis=1)
+    flow = flow + 0.2 * locks + 0.08 * rng.normal(size=flow.shape)
+    return normalize(flow - normal * np.einsum("ij,ij->i", flow, normal)[:, None])
+
+
 def hair_splats(verts: np.ndarray, faces: np.ndarray, part: np.ndarray,
                 rng: np.random.Generator) -> SplatSet:
-    """Strand Gaussians stacked above the scalp, combed away from the crown and down."""
+    """Strands over the scalp: needle-like Gaussians lying along the comb direction, each
+    starting at its root (so none hangs over the hairline it grows from) at a height within the
+    local hair volume; longer and more opaque on top, short and faint at the tapered edges."""
     c = verts[faces].mean(axis=1)
     fpart = part[faces].max(axis=1)
     cover = np.where(fpart == HPart.SKIN, hair_weight(c), 0.0)
-    face, bary, spacing = stratified_surface_samples(
-        verts, faces, np.maximum(cover - 0.2, 0.0) + 1e-12, HAIR_GAUSSIANS, rng)
-    spacing = spacing[face]
-    keep = cover[face] > 0.2
-    face, bary, spacing = face[keep], bary[keep], spacing[keep]
+    face, bary, _ = stratified_surface_samples(verts, faces, cover + 1e-12, HAIR_GAUSSIANS, rng)
     corners = faces[face]
     vn = vertex_normals(verts, faces)
     base = np.einsum("nk,nkc->nc", bary, verts[corners])
-    normal = normalize(np.einsum("nk,nkc->nc", bary, vn[corners]))
-    height = HAIR_DEPTH * np.sqrt(rng.random(len(face))) * np.clip(cover[face], 0, 1)
-    pos = base + normal * (0.0008 + height)[:, None]
-    flow = normalize(normalize(base - CROWN) + np.array([0.0, -0.6, 0.0]))
-    flow = normalize(flow + 0.25 * rng.normal(size=flow.shape))
-    sigma = 0.9 * spacing * np.sqrt(1.0 + height / HAIR_DEPTH)
-    rot, scales = _discs(normal, flow, sigma, np.full(len(face), 3.0), thin=0.25)
+    point_cover = hair_weight(base)
+    keep = (cover[face] > 0.0) & (point_cover > 0.02)
+    face, bary, base, point_cover = face[keep], bary[keep], base[keep], point_cover[keep]
+    normal = normalize(np.einsum("nk,nkc->nc", bary, vn[faces[face]]))
+    thick = hair_thickness(base)
+    depth = np.sqrt(rng.random(len(face)))              # most strands in the outer layers
+    height = thick * depth
+    taper = hair_taper(base)
+    top = thick / HAIR_TOP                              # 0 at the hairline .. 1 on top
+    length = (STRAND_LENGTH[0] + (STRAND_LENGTH[1] - STRAND_LENGTH[0]) * top) \
+        * (0.4 + 0.6 * taper) * rng.uniform(0.7, 1.2, len(face))
+    flow = comb_direction(base, normal, rng)
+    pos = base + normal * (HAIR_LIFT + height)[:, None] + flow * (length / 2)[:, None]
+    rot = _tangent_frame(normal, flow)
+    width = STRAND_WIDTH * (0.5 + 0.5 * taper) * rng.uniform(0.8, 1.25, len(face))
+    scales = np.stack([length / 3, 0.5 * width, width], axis=1)
     n = len(face)
     return SplatSet(face=face, pos=pos, rot=rot, scales=scales, normal=normal,
                     part=np.full(n, HAIR), bary=bary, lip=np.zeros(n), inside=np.zeros(n),
-                    ao=0.75 + 0.25 * height / HAIR_DEPTH,
-                    opacity=2.5 - 3.0 * smoothstep(0.7, 0.2, cover[face]))   # a soft hairline
+                    ao=1.0 - 0.55 * (1.0 - depth) * taper,   # the volume's self-shadow
+                    opacity=2.4 - 4.5 * smoothstep(0.8, 0.0, point_cover) - 2.0 * (1 - taper))
 
 
 def concat(a: SplatSet, b: SplatSet) -> SplatSet:
