@@ -91,10 +91,10 @@ def brow_weight(pos: np.ndarray) -> np.ndarray:
 # middle of the forehead; 90 is over the ear, 180 the nape), for a short men's cut: a forehead
 # line with receding temples, a sideburn in front of the ear, a line clear above the ear,
 # dropping behind it to the nape.
-HAIRLINE = ((0.0, 0.076), (12.0, 0.077), (24.0, 0.086), (33.0, 0.090), (42.0, 0.084), (50.0, 0.068),
-            (58.0, 0.045), (64.0, 0.012), (69.0, -0.004), (74.0, -0.004), (78.0, 0.022),
-            (84.0, 0.030), (104.0, 0.030), (114.0, 0.014), (128.0, -0.022), (150.0, -0.040),
-            (180.0, -0.046))
+HAIRLINE = ((0.0, 0.076), (12.0, 0.077), (24.0, 0.086), (33.0, 0.090), (42.0, 0.084),
+            (50.0, 0.068), (58.0, 0.045), (64.0, 0.012), (69.0, -0.004), (74.0, -0.004),
+            (78.0, 0.022), (84.0, 0.030), (104.0, 0.030), (114.0, 0.014), (128.0, -0.022),
+            (150.0, -0.040), (180.0, -0.046))
 HEAD_AXIS_Z = -0.02            # depth of the vertical axis the hairline's azimuth turns about
 HAIRLINE_SOFT = 0.006          # metres over which the hairline fades from skin into hair
 # Metres above the hairline over which the cut grows to full, by azimuth: a short step at the
@@ -126,7 +126,8 @@ def ear_weight(pos: np.ndarray) -> np.ndarray:
     x, y, z = pos.T
     ax = np.abs(x)
     return (smoothstep(0.064, 0.07, ax) * smoothstep(-0.042, -0.036, y)
-            * smoothstep(0.018, 0.012, y) * smoothstep(-0.05, -0.044, z) * smoothstep(-0.002, -0.007, z))
+            * smoothstep(0.018, 0.012, y) * smoothstep(-0.05, -0.044, z)
+            * smoothstep(-0.002, -0.007, z))
 
 
 def hair_weight(pos: np.ndarray) -> np.ndarray:

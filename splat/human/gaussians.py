@@ -6,10 +6,10 @@ eyes, lips and front teeth get more per area). Lashes are strands grown from the
 MakeHuman's lash cards (the cards themselves are fans meant for an alpha texture and are not
 sampled): chains of needle-thin Gaussians that curl away from the lid, bound to the card so they
 blink with it. Hair is a short cut: needle-thin strands stacked in a volume that is fullest on
-top and tapers to the hairline, combed back from the forehead, each bound to the scalp triangle under it
-(so it rides the head; off-surface offsets are what the binding's local frame allows). Everything
-is authored in world space on the rest mesh and moved into triangle-local space with the
-project's binding inverse.
+top and tapers to the hairline, combed back from the forehead, each bound to the scalp triangle
+under it (so it rides the head; off-surface offsets are what the binding's local frame allows).
+Everything is authored in world space on the rest mesh and moved into triangle-local space with
+the project's binding inverse.
 """
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ import numpy as np
 import torch
 
 from splat.binding import matrix_to_quaternion, triangle_frames, world_to_local
-from splat.human.appearance import (HAIR, Surface, arch_centre, brow_weight, ear_weight,
-                                    hair_taper, hair_weight, noise)
+from splat.human.appearance import (HAIR, Surface, arch_centre, azimuth, brow_weight,
+                                    ear_weight, hair_taper, hair_weight, noise)
 from splat.human.head_mesh import HPart
 from splat.mesh_ops import stratified_surface_samples, triangle_normals, vertex_normals
 from splat.procedural.appearance import vertex_occlusion
@@ -36,6 +36,8 @@ HAIR_LIFT = 0.0004            # metres between the scalp and the lowest strands
 STRAND_LENGTH = (0.004, 0.016)  # metres: a strand at the hairline .. on top
 STRAND_WIDTH = 0.0003         # metres (sigma across a strand)
 COMB_FROM = np.array([0.03, 0.1, 0.14])   # see comb_direction
+COMB_DOWN = 0.8               # how strongly the strands behind the ears are combed down
+BACK_THINNING = 0.5           # the share of the top's extra volume the back of the crown lacks
 LOCK_SIZE = 0.02              # metres: the scale of the field that bends strands into locks
 SPLAT_SIZE = 0.95
 THINNESS = 0.08
@@ -215,10 +217,12 @@ def lash_splats(verts: np.ndarray, faces: np.ndarray, card: np.ndarray,
 
 
 def hair_thickness(pos: np.ndarray) -> np.ndarray:
-    """Metres of hair volume over each scalp point: full on top, short over the ears and at the
-    back, and tapering to nothing at the hairline (the faded sideburns and nape of a short cut;
-    a uniform depth ending at the hairline reads as a helmet)."""
-    top = smoothstep(HAIR_TOP_FROM[0], HAIR_TOP_FROM[1], pos[:, 1])
+    """Metres of hair volume over each scalp point: full on top (less so towards the back of the
+    crown), short over the ears and at the back, and tapering to nothing at the hairline (the
+    faded sideburns and nape of a short cut; a uniform depth ending at the hairline reads as a
+    helmet, a full crown as a boxy profile)."""
+    top = smoothstep(HAIR_TOP_FROM[0], HAIR_TOP_FROM[1], pos[:, 1]) \
+        * (1.0 - BACK_THINNING * smoothstep(100.0, 170.0, azimuth(pos)))
     full = HAIR_SIDE + (HAIR_TOP - HAIR_SIDE) * top
     return full * hair_taper(pos)
 
@@ -226,9 +230,11 @@ def hair_thickness(pos: np.ndarray) -> np.ndarray:
 def comb_direction(base: np.ndarray, normal: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Unit directions the strands lie along: in the scalp's tangent plane, away from COMB_FROM
     (in front of the forehead, off to the subject's left: swept back from the hairline with a
-    sweep to the right on top, down at the sides and back), bent by a smooth field so
-    neighbouring strands clump into locks, plus a little per-strand scatter."""
+    sweep to the right on top), pulled down behind the ears (combed from the front alone, the
+    strands at the back would lie sideways), bent by a smooth field so neighbouring strands
+    clump into locks, plus a little per-strand scatter."""
     flow = normalize(base - COMB_FROM)
+    flow[:, 1] -= COMB_DOWN * smoothstep(0.0, -0.07, base[:, 2])
     locks = np.stack([noise(base, rng, LOCK_SIZE, 3) for _ in range(3)], axis=1)
     flow = flow + 0.2 * locks + 0.08 * rng.normal(size=flow.shape)
     return normalize(flow - normal * np.einsum("ij,ij->i", flow, normal)[:, None])
