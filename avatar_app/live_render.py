@@ -153,6 +153,7 @@ class RenderWorker(threading.Thread):
         self._idle: IdleMotion | None = None
         self._idle_opts: tuple | None = None
         self._mailbox: RenderedFrame | None = None
+        self._posted = threading.Event()  # set exactly while the mailbox holds an image
         self._lock = threading.Lock()
         self._stop_event = threading.Event()
         self._seq = 0
@@ -165,7 +166,14 @@ class RenderWorker(threading.Thread):
         """The newest unseen image, or None (called by the GUI thread)."""
         with self._lock:
             out, self._mailbox = self._mailbox, None
+            self._posted.clear()
             return out
+
+    def wait_posted(self, timeout: float) -> bool:
+        """Block until an unseen image is in the mailbox (True) or `timeout` s pass (False).
+        The window waits on this instead of sleeping out its frame period, so a finished image
+        is shown at once rather than after half a GUI frame on average."""
+        return self._posted.wait(max(timeout, 0.0))
 
     def reset_idle(self) -> None:
         self._idle_opts = None
@@ -191,6 +199,7 @@ class RenderWorker(threading.Thread):
                 continue
             with self._lock:
                 self._mailbox = frame
+                self._posted.set()
             if self.recorder is not None:
                 self.recorder.add_frame(frame)
             self._wait_for_motion(started, frame.t_capture)

@@ -143,6 +143,10 @@ class LiveSession:
             frame.stamps.taken = time.monotonic()
         return frame
 
+    def wait_for_frame(self, timeout: float) -> bool:
+        """Sleep until the renderer has a new image or `timeout` s pass (the window's idle)."""
+        return self.renderer.wait_posted(timeout)
+
     def mark_shown(self, frame: RenderedFrame, t_shown: float) -> None:
         """Record audio-to-frame latency (and its stages) for an image the window has just been
         handed (after its texture upload)."""

@@ -138,6 +138,23 @@ def test_a_fast_renderer_shows_each_motion_frame_once():
     assert np.median(waits) < 0.02   # started on the push, not on a clock of its own
 
 
+def test_the_window_is_woken_by_a_finished_image_not_by_its_clock():
+    """`wait_posted` is what the window sleeps on: set while an image waits, clear once taken."""
+    worker = RenderWorker(MotionBuffer(), _camera, lambda _o: None)
+    worker.options.size = 32
+    assert worker.wait_posted(0.0) is False            # nothing rendered yet
+    worker.scene = Scene(BarPipeline(delay_s=0.0), "bar")
+    worker.start()
+    try:
+        assert worker.wait_posted(5.0) is True         # woken by the first image
+    finally:
+        worker.stop()
+        worker.join(timeout=5)
+    assert worker.wait_posted(0.0) is True             # still waiting in the mailbox
+    assert worker.take() is not None
+    assert worker.wait_posted(0.0) is False            # taken: the window sleeps again
+
+
 def test_paced_file_source_delivers_a_block_once_it_is_complete(tmp_path):
     """Like a microphone: no chunk reaches the driver before its newest sample's capture time."""
     import soundfile as sf

@@ -851,9 +851,9 @@ class AvatarApp:
                     self._script.run(self)
                 dpg.render_dearpygui_frame()
                 self.session.mark_presented(time.monotonic())
-                spare = period - (time.monotonic() - start)
-                if spare > 0:
-                    time.sleep(spare)
+                # the rest of the frame period, cut short by a finished image: it is uploaded
+                # on the next pass instead of waiting out the period in the mailbox
+                self.session.wait_for_frame(period - (time.monotonic() - start))
         finally:
             self.shutdown()
             dpg.destroy_context()
