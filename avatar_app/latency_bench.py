@@ -2,8 +2,9 @@
 `bench capture` (the microphone's own buffering, the one stage a file-fed run leaves out).
 
 A speech file is fed in real time by the file source's pacing clock (stamped like a
-microphone), the driver worker and the render worker run exactly as in the window, and a 60 Hz
-consumer stands in for the GUI thread, taking each finished image:
+microphone), the driver worker and the render worker run exactly as in the window, and a
+consumer stands in for the GUI thread (at least 60 passes a second, woken early by a finished
+image, as the window's loop is), taking each finished image:
 - e2e records (time taken − capture time of its audio) per image; reports median and p95;
 - soak also records the whole run through the window's Recorder and samples the process RSS,
   then demuxes the recording back to report how far audio and picture ended apart (drift) and
@@ -69,6 +70,7 @@ def consume(run: LiveRun, seconds: float, every: Callable[[float], None] | None 
     run.session.start_source(run.player)
     shown, start, next_tick = 0, time.monotonic(), 0.0
     while not run.player.finished and time.monotonic() - start < seconds + 5:
+        tick = time.monotonic()
         frame = run.session.take_frame()
         if frame is not None:
             run.session.mark_shown(frame, time.monotonic())
@@ -77,7 +79,7 @@ def consume(run: LiveRun, seconds: float, every: Callable[[float], None] | None 
         if every is not None and elapsed >= next_tick:
             every(elapsed)
             next_tick += 1.0
-        time.sleep(1 / 60)
+        run.session.wait_for_frame(1 / 60 - (time.monotonic() - tick))  # as the window does
     return shown
 
 
