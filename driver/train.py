@@ -236,12 +236,20 @@ class Batch:
 
 
 def sample_batch(clips: list[TrainClip], step_fn: TeacherForcedStep, batch: int, pad: int,
-                 rng: np.random.Generator, device: torch.device, warp: float = 1.0) -> Batch:
+                 rng: np.random.Generator, device: torch.device, warp: float = 1.0,
+                 speech_has_targets: bool = False) -> Batch:
     """Random crops, clips drawn in proportion to their supervised frames (their length, for
     all but pause-only clips, whose speech has no target); 70 % of them get a vocal-tract warp
-    with factor in [warp^-0.5, warp] (formants mostly raised)."""
+    with factor in [warp^-0.5, warp] (formants mostly raised).
+
+    With `speech_has_targets` (the speech-opening or loudness-tracking hinge is on) the VAD
+    speech of pause-only clips counts as supervised too: otherwise clips with trimmed pauses
+    (telephone prompts, 3 % pause frames) are almost never drawn, and the hinges never see the
+    speech they were added for."""
     crop = step_fn.crop_frames
-    weights = np.array([max(c.frames, crop) * float(c.weight[:c.frames].mean()) for c in clips])
+    weights = np.array([max(c.frames, crop) * float(
+        (c.weight[:c.frames] + (c.speech[:c.frames] if speech_has_targets else 0.0)).mean())
+        for c in clips])
     if not weights.sum() > 0:
         raise UserInputError("no training clip has a frame with a target (pause-only clips "
                              "without pauses)")
@@ -488,7 +496,7 @@ class RegressorTrainer:
                 group["lr"] = (cfg.lr * group.get("lr_scale", 1.0)
                                * (1.0 - 0.9 * min(1.0, now / (cfg.minutes * 60))))
         batch = sample_batch(self.clips, self.step_fn, cfg.batch, self.pad, self.rng, self.device,
-                             cfg.warp)
+                             cfg.warp, speech_has_targets=cfg.open_weight > 0 or cfg.track_weight > 0)
         share = cfg.sampling_max * min(1.0, step / max(1, cfg.sampling_ramp))
         previous = decoder_inputs(self.step_fn, batch, share, cfg.sampling_passes,
                                   cfg.input_noise * self.space.unit, self.gen)

@@ -218,6 +218,11 @@ def test_a_mixed_batch_trains_with_finite_gradients_and_sync_on_full_clips_only(
     assert all(drawn.full)
     with pytest.raises(UserInputError, match="no training clip"):
         sample_batch([silent], step_fn, 2, pad, rng, torch.device("cpu"))
+    # ... unless a speech hinge is on: then its VAD speech is a target and it is drawn
+    assert silent.speech.sum() > 0
+    hinged = sample_batch([silent, full_clip], step_fn, 64, pad, rng, torch.device("cpu"),
+                          speech_has_targets=True)
+    assert not all(hinged.full) and any(hinged.full)
 
     batch = sample_batch(clips, step_fn, 8, pad, np.random.default_rng(3), torch.device("cpu"))
     assert not all(batch.full) and any(batch.full)
