@@ -52,7 +52,8 @@ def build_terms(rec: float, vel: float, sync: float, sync_start: int, sync_full:
 
 def frame_mean(values: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
     """The one weighting rule of every per-frame term: the mean of `values` (B, T) over the
-    frames that count, each counted with its `weight` (B, T) in [0, 1] (None: all frames, 1).
+    frames that count, each counted with its `weight` (B, T) >= 0 (None: all frames, 1; a rest
+    target in a real pause may count more with `--pause-weight`).
 
     Pause-only real speech (`driver.corpus.pause_targets`) has targets in its pauses only: its
     speech frames have weight 0 and must not pull the mouth to the rest pose. A batch without

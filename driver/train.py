@@ -154,7 +154,9 @@ class TrainClip:
     loudness: np.ndarray      # (T_padded,) float32 `frame_energy` envelope (pause-only clips)
 
     @classmethod
-    def of(cls, clip: Clip, crop: int, pad: int) -> "TrainClip":
+    def of(cls, clip: Clip, crop: int, pad: int, pause_weight: float = 1.0) -> "TrainClip":
+        """`pause_weight` scales the rest targets of a pause-only clip against the 1 of a fully
+        supervised frame (in the loss and in how often the clip is drawn)."""
         frames = len(clip.motion)
         total = max(frames, crop)
         motion = np.zeros((total + 3, clip.motion.shape[1]), np.float32)
@@ -166,7 +168,7 @@ class TrainClip:
         full = clip.fully_supervised
         weight = np.full(len(motion), 1.0 if full else 0.0, np.float32)
         if clip.weight is not None:
-            weight[:frames] = clip.weight
+            weight[:frames] = clip.weight * (1.0 if full else pause_weight)
         speech = np.zeros(len(motion), np.float32)
         loudness = np.zeros(len(motion), np.float32)
         if clip.speech is not None:
@@ -432,7 +434,7 @@ class RegressorTrainer:
                 device_ids=[self.device.index] if self.device.type == "cuda" else None)
 
         items = data.items("train", cfg.max_clips)
-        self.clips = [TrainClip.of(data.load(item), cfg.crop_frames, self.pad)
+        self.clips = [TrainClip.of(data.load(item), cfg.crop_frames, self.pad, cfg.pause_weight)
                       for item in tqdm(items, desc="loading clips", unit="clip",
                                        disable=self.rank != 0)]
         self.val_clips = ([data.load(item) for item in data.items("val", cfg.val_clips)]

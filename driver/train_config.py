@@ -3,6 +3,7 @@ settings. A field made with `option(default, help)` is also a command-line flag,
 is declared once, here; this module imports no torch, so `main.py train --help` stays quick."""
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,6 +79,9 @@ class RegressorTrainConfig(DataConfig):
     track_weight: float = option(0.0, "weight of the loudness-tracking hinge on real speech "
                                       "without phones: within VAD speech the lip gap must "
                                       "correlate with the loudness envelope (r >= 0.6)")
+    pause_weight: float = option(1.0, "loss weight of a rest target in a real-speech pause "
+                                      "(pause-only clips) against a fully supervised frame's 1; "
+                                      "also how much more often those clips are drawn")
     vel_weight: float = option(5.0, "weight of the velocity term")
     sync_weight: float = option(0.03, "weight of the frozen SyncNet3D's sync loss (needs "
                                       "--syncnet)")
@@ -114,3 +118,17 @@ class RegressorTrainConfig(DataConfig):
     export: Path | None = option(None, "copy the final model (+ the SyncNet3D) here, e.g. "
                                        "assets/default_model")
     command: str = field(default_factory=lambda: " ".join(sys.argv))
+
+    def __post_init__(self) -> None:
+        """A negative (or NaN) term weight would train the model away from its targets without
+        a word; refuse it at the flag."""
+        from splat.errors import UserInputError
+
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if name.endswith("_weight") and not (isinstance(value, (int, float)) and value >= 0
+                                                 and math.isfinite(value)):
+                raise UserInputError(f"--{name.replace('_', '-')} must be a finite number >= 0, "
+                                     f"got {value}")
+        if not self.pause_weight > 0:
+            raise UserInputError(f"--pause-weight must be > 0, got {self.pause_weight}")

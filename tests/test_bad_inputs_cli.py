@@ -54,6 +54,10 @@ ROWS = [
     (["corpus", "--out", "{tmp}/a_file"], "is not a folder"),
     (["train", "--what", "syncnet", "--out", "/proc/run"], "cannot create files in /proc"),
     (["train", "--what", "regressor", "--out", "{tmp}/a_file"], "is not a folder"),
+    (["train", "--what", "regressor", "--out", "{tmp}/r", "--track-weight", "-1"],
+     "--track-weight must be a finite number >= 0, got -1.0"),
+    (["train", "--what", "regressor", "--out", "{tmp}/r", "--pause-weight", "0"],
+     "--pause-weight must be > 0, got 0.0"),
     (["eval", "--json", "/proc/table.json"], "cannot create files in /proc"),
     (["eval", "--plot", "{tmp}/plot.txt"], "use one of .pdf, .png, .svg"),
     # bench
