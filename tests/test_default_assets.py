@@ -1,7 +1,8 @@
-"""The committed default assets are exactly what `python main.py assets` generates."""
+"""The committed default assets are what `python main.py assets` generates (byte for byte on
+the machine that made them, up to cross-CPU float rounding elsewhere)."""
 from pathlib import Path
 
-from avatar_app.commands.assets import check_against_manifest, read_manifest
+from avatar_app.commands.assets import check_against_manifest, read_manifest, same_up_to_rounding
 from splat.assets_paths import ASSETS_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -9,6 +10,23 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_committed_avatar_equals_a_fresh_generation():
     assert check_against_manifest(ASSETS_DIR, ["default_avatar"]) == []
+
+
+def test_rounding_is_forgiven_but_a_changed_asset_is_not(tmp_path):
+    import numpy as np
+    from plyfile import PlyData
+
+    committed = ASSETS_DIR / "default_avatar" / "point_cloud.ply"
+    ply = PlyData.read(str(committed))
+    vertex = ply["vertex"].data
+    vertex["rot_0"][:100] += 3e-7                      # an ulp or two: another CPU's kernels
+    ply.write(str(tmp_path / "rounded.ply"))
+    assert same_up_to_rounding(tmp_path / "rounded.ply", committed)
+    vertex["x"][7] += np.float32(0.001)                # one splat moved by 1 mm: a real change
+    ply.write(str(tmp_path / "moved.ply"))
+    assert not same_up_to_rounding(tmp_path / "moved.ply", committed)
+    rig = ASSETS_DIR / "default_avatar" / "rig.npz"
+    assert same_up_to_rounding(rig, rig) and not same_up_to_rounding(rig, committed)
 
 
 def test_committed_demo_clip_equals_a_fresh_generation():
