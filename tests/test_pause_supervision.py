@@ -218,16 +218,16 @@ def test_a_mixed_batch_trains_with_finite_gradients_and_sync_on_full_clips_only(
     assert all(drawn.full)
     with pytest.raises(UserInputError, match="no training clip"):
         sample_batch([silent], step_fn, 2, pad, rng, torch.device("cpu"))
-    # --pause-weight scales a pause-only clip's rest targets, not a fully supervised clip's
-    heavier = [TrainClip.of(data.load(r), 30, pad, pause_weight=3.0) for r in data.items("train")]
-    for plain, heavy in zip(clips, heavier):
-        assert np.allclose(heavy.weight, plain.weight * (1.0 if plain.full else 3.0))
-    assert pause_only[0].weight.max() == 1.0
     # ... unless a speech hinge is on: then its VAD speech is a target and it is drawn
     assert silent.speech.sum() > 0
     hinged = sample_batch([silent, full_clip], step_fn, 64, pad, rng, torch.device("cpu"),
                           speech_has_targets=True)
     assert not all(hinged.full) and any(hinged.full)
+    # --pause-weight scales a pause-only clip's rest targets, not a fully supervised clip's
+    heavier = [TrainClip.of(data.load(r), 30, pad, pause_weight=3.0) for r in data.items("train")]
+    for plain, heavy in zip(clips, heavier):
+        assert np.allclose(heavy.weight, plain.weight * (1.0 if plain.full else 3.0))
+    assert pause_only[0].weight.max() == 1.0
 
     batch = sample_batch(clips, step_fn, 8, pad, np.random.default_rng(3), torch.device("cpu"))
     assert not all(batch.full) and any(batch.full)
