@@ -1,12 +1,13 @@
-"""Quality against audio look-ahead (issue 16's sweep): reads the `eval --json` files that
-runs/sweep/eval_variant.sh wrote for each variant and draws docs/images/lookahead_sweep.png.
+"""Quality against audio look-ahead (issue 16): draws docs/images/lookahead_sweep.png from the
+figures of docs/data/lookahead_sweep.csv (one row per variant and eval split, as measured in
+docs/RESULTS.md section 8), each LVE relative to the 82.5 ms variant of the same sweep and
+split, against the shipping rule's bounds (LVE within 5 %, bilabial closure within 3 points).
 
-usage: python scripts/plot_lookahead_sweep.py runs/sweep 2.5 22.5 32.5 62.5 82.5
-(variant tags are `la_<ms>`; the 82.5 ms variant is the reference of the shipping rule)."""
+usage: python scripts/plot_lookahead_sweep.py [--table CSV] [--out PNG]"""
 from __future__ import annotations
 
-import json
-import sys
+import argparse
+import csv
 from pathlib import Path
 
 import matplotlib
@@ -14,45 +15,44 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-
-def load(folder: Path, ms: str, kind: str) -> dict:
-    return json.loads((folder / f"la_{ms}.{kind}.json").read_text())
+REFERENCE_MS = 82.5
 
 
-def main(folder: Path, looks: list[str], out: Path) -> None:
-    xs = [float(ms) for ms in looks]
-    rows = {ms: {k: load(folder, ms, k) for k in ("val", "test", "reverb", "realtest")}
-            for ms in looks}
-    ref = rows[looks[-1]]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
-    for split, style in (("val", "o--"), ("test", "o-")):
-        lve = [rows[ms][split]["model"]["lve"] / ref[split]["model"]["lve"] for ms in looks]
-        axes[0].plot(xs, lve, style, label=f"synthetic {split}")
-    axes[0].axhline(1.05, color="grey", ls=":", lw=0.8)
-    axes[0].set_ylabel("LVE / LVE at 82.5 ms")
-    closures = [("test", "bilabial_closure", "bilabial, synthetic test"),
-                ("reverb", "bilabial_closure", "bilabial, 2 s reverb"),
-                ("test", "silence_closure", "silence, synthetic test"),
-                ("reverb", "silence_closure", "silence, 2 s reverb")]
-    for split, key, label in closures:
-        axes[1].plot(xs, [100 * rows[ms][split]["model"][key] for ms in looks], "o-", label=label)
-    axes[1].set_ylabel("closure (%)")
-    pooled = [rows[ms]["realtest"]["pooled"]["model"] for ms in looks]
-    axes[2].plot(xs, [100 * p["silence_closure"] for p in pooled], "o-", label="silence closure")
-    axes[2].plot(xs, [100 * p["silence_closure_bands"]["> -30 dB"] for p in pooled], "o-",
-                 label="loudest pauses")
-    axes[2].plot(xs, [100 * p["speech_opening"] for p in pooled], "o-", label="speech opening")
-    axes[2].plot(xs, [100 * p["r_lag0"] for p in pooled], "o-", label="100 r(aperture, loudness)")
-    axes[2].set_ylabel("real speech, held-out (%)")
-    for ax in axes:
+def read_rows(table: Path) -> list[dict]:
+    lines = [line for line in table.read_text().splitlines() if not line.startswith("#")]
+    return list(csv.DictReader(lines))
+
+
+def main(table: Path, out: Path) -> None:
+    series: dict[tuple[str, str], dict[float, tuple[float, float]]] = {}
+    for row in read_rows(table):
+        key = (row["sweep"], row["split"])
+        series.setdefault(key, {})[float(row["lookahead_ms"])] = (float(row["lve"]),
+                                                                  float(row["bilabial"]))
+    fig, (lve_ax, lip_ax) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for (sweep, split), points in series.items():
+        looks = sorted(points)
+        ref_lve, ref_lip = points[REFERENCE_MS]
+        label = f"{sweep}, {split}"
+        lve_ax.plot(looks, [points[ms][0] / ref_lve for ms in looks], "o-", label=label)
+        lip_ax.plot(looks, [points[ms][1] - ref_lip for ms in looks], "o-", label=label)
+    lve_ax.axhline(1.05, color="grey", ls=":", lw=0.8)
+    lve_ax.set_ylabel(f"LVE / LVE at {REFERENCE_MS} ms (same sweep)")
+    lip_ax.axhline(-3.0, color="grey", ls=":", lw=0.8)
+    lip_ax.set_ylabel(f"bilabial closure − at {REFERENCE_MS} ms (points)")
+    for ax in (lve_ax, lip_ax):
         ax.set_xlabel("audio look-ahead (ms)")
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
-    fig.suptitle("Quality against look-ahead (same recipe, data and steps per variant)", fontsize=10)
+    fig.suptitle("Quality against look-ahead (dotted: the shipping rule's bound)", fontsize=10)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), sys.argv[2:], Path("docs/images/lookahead_sweep.png"))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--table", type=Path, default=Path("docs/data/lookahead_sweep.csv"))
+    parser.add_argument("--out", type=Path, default=Path("docs/images/lookahead_sweep.png"))
+    args = parser.parse_args()
+    main(args.table, args.out)
