@@ -12,6 +12,7 @@ offset. Both paths are measured the same way:
 """
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -169,17 +170,22 @@ def offline_av(out: Path, size: int = 128, onset_s: float = 1.5, seconds: float 
 @dataclass
 class LiveAv:
     result: AvOffset
-    frames: int
+    frames: int     # pictures recorded live
     shown: int
     delay_s: float
+    filled: int = 0     # skipped frames filled in after Record stopped
+    fill_error: str = ""
+    live_result: AvOffset | None = None   # the file before the fill (None: nothing skipped)
 
 
 def live_av(out: Path, size: int = 128, onset_s: float = 1.5, seconds: float = 3.0,
             delay_s: float = 0.0, backend: str = "auto", avatar: str | None = None,
-            scene=None) -> LiveAv:
+            scene=None, max_fps: float = 60.0) -> LiveAv:
     """The window's Record on the impulse: paced file source → `StepEngine` → render worker
-    (display delay `delay_s`) → Recorder, consumed at 60 Hz like the GUI; the measured offset.
-    `scene` replaces the avatar (a test's own renderer)."""
+    (display delay `delay_s`, at most `max_fps` renders a second: below 30 it plays a slow
+    renderer) → Recorder, consumed at 60 Hz like the GUI; then the fill of the frames the
+    renderer skipped, and the measured offset of the final file. `scene` replaces the avatar
+    (a test's own renderer)."""
     import soundfile as sf
 
     from avatar_app.audio_out import FilePlayer
@@ -194,7 +200,7 @@ def live_av(out: Path, size: int = 128, onset_s: float = 1.5, seconds: float = 3
         scene = load_scene(avatar or default_avatar(), None, backend)
     view = OrbitView()
     view.aim(*scene.pipeline.framing("face"))
-    session = LiveSession(view.camera, lambda _o: None)   # no idle motion: only the jaw moves
+    session = LiveSession(view.camera, lambda _o: None, max_fps=max_fps)   # no idle motion
     session.set_options(size=size, delay_s=delay_s)
     session.set_scene(scene)
     session.set_engine(StepEngine(scene.n_expr))
@@ -212,7 +218,18 @@ def live_av(out: Path, size: int = 128, onset_s: float = 1.5, seconds: float = 3
                 shown += 1
             time.sleep(1 / 60)
         time.sleep(delay_s + 0.2)   # the last motion reaches the recorder
-        frames = session.recorder.frames if session.recorder is not None else 0
+        recorder = session.recorder
+        frames = recorder.frames if recorder is not None else 0
+        session.stop_recording(fill=False)
+        fill = recorder.fill if recorder is not None else None
+        live_only = None
+        if fill is not None:   # the file as recorded live, kept beside the filled one
+            live_only = out.with_name(f"{out.stem}.live{out.suffix}")
+            shutil.copyfile(out, live_only)
+            session.renderer.add_fill(fill)
+            session.wait_for_fills(60.0)
     finally:
         session.close()
-    return LiveAv(measure(out), frames, shown, delay_s)
+    filled = fill.filled if fill is not None and fill.done and not fill.error else 0
+    return LiveAv(measure(out), frames, shown, delay_s, filled, fill.error if fill else "",
+                  measure(live_only) if live_only is not None else None)

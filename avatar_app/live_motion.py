@@ -84,6 +84,12 @@ class MotionBuffer:
                 nxt = self._first_after(t_capture)
             return nxt
 
+    def between(self, after: float, before: float) -> list[TimedFrame]:
+        """Frames captured after `after` and before `before`, oldest first (what a renderer
+        that jumped from one to the other skipped)."""
+        with self._lock:
+            return [tf for tf in self._frames if after < tf.t_capture < before]
+
     def _first_after(self, t_capture: float) -> TimedFrame | None:
         return next((tf for tf in self._frames if tf.t_capture > t_capture), None)
 

@@ -5,12 +5,15 @@ the user's pose controls, renders the `Scene` and leaves the newest image in a o
 (and hands it to the recorder). It runs off the GUI thread because a CPU render at the default
 size takes longer than one GUI frame. Nothing queues: a render starts as soon as newer motion
 is due (not on a clock of its own) and takes the newest, so a renderer slower than the motion
-skips the frames it had no time for, and the window takes only the newest image.
+skips the frames it had no time for, and the window takes only the newest image. While
+recording, what those skipped frames would have been rendered with goes to the recorder, and
+the worker fills them into the finished file a frame at a time (`record_fill`).
 """
 from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -18,7 +21,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from avatar_app.latency_stages import FrameStamps
-from avatar_app.live_motion import MotionBuffer
+from avatar_app.live_motion import MotionBuffer, TimedFrame
+from avatar_app.record_fill import RecordingFill, SkippedFrame
 from driver.audio import MOTION_FPS
 from driver.idle import IdleMotion
 from driver.motion import MotionFrame
@@ -107,6 +111,12 @@ def frame_params(frame: MotionFrame, jaw_manual: float,
     return params
 
 
+def _with_shape(params: dict[str, np.ndarray], opts: RenderOptions) -> dict[str, np.ndarray]:
+    """The identity sliders replace the avatar's own flame_param shape (not recorded as
+    motion)."""
+    return {**params, "shape": np.asarray(opts.shape, np.float32)} if opts.shape else params
+
+
 def neutral_frame(t: float, n_expr: int) -> MotionFrame:
     return MotionFrame(t=t, expr=np.zeros(n_expr, np.float32))
 
@@ -158,6 +168,9 @@ class RenderWorker(threading.Thread):
         self._stop_event = threading.Event()
         self._seq = 0
         self._t0 = time.monotonic()
+        self._shown_capture: float | None = None  # capture time of the last speech frame shown
+        self.fills: deque[RecordingFill] = deque()   # recordings whose skipped frames to fill
+        self.fill_messages: deque[str] = deque()     # finished fills, for the window to say
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -202,7 +215,37 @@ class RenderWorker(threading.Thread):
                 self._posted.set()
             if self.recorder is not None:
                 self.recorder.add_frame(frame)
+            self._fill_step()
             self._wait_for_motion(started, frame.t_capture)
+        self._abandon_fills()
+
+    def add_fill(self, fill: RecordingFill) -> None:
+        self.fills.append(fill)
+
+    @property
+    def filling(self) -> RecordingFill | None:
+        """The fill in progress (the oldest queued), or None."""
+        return self.fills[0] if self.fills else None
+
+    def _fill_step(self) -> None:
+        """One skipped frame of the oldest queued fill, between two live frames: the preview
+        slows while a fill runs, but neither waits for the other to finish."""
+        fill = self.filling
+        if fill is None:
+            return
+        if not fill.step():
+            self.fills.popleft()
+            self.fill_messages.append(fill.error or f"{fill.path.name}: filled in the "
+                                                    f"{fill.total} frames the preview skipped")
+
+    def _abandon_fills(self) -> None:
+        """The worker stops (the window closes): unfinished fills are dropped, their live
+        recordings stay as written."""
+        while self.fills:
+            fill = self.fills.popleft()
+            fill.abandon()
+            self.fill_messages.append(f"{fill.path.name}: kept as recorded live ({fill.filled} "
+                                      f"of {fill.total} skipped frames filled when it stopped)")
 
     def _wait_for_motion(self, started: float, shown: float | None) -> None:
         """Sleep until newer motion is due (captured after the one just shown, plus the display
@@ -226,6 +269,22 @@ class RenderWorker(threading.Thread):
             self._stop_event.wait(deadline - now)
 
 
+    def _hand_skipped(self, recorder: "Recorder", scene: Scene, opts: RenderOptions,
+                      shown: TimedFrame, t_idle: float, idle: IdleMotion | None,
+                      camera: Camera, bg: tuple[float, float, float]) -> None:
+        """Give the recorder the motion frames between the last shown one and `shown`, as they
+        would have been drawn (idle motion at their own times, the same view), for its fill
+        (before any speech was shown, from the recording's start)."""
+        after = recorder.t_start if self._shown_capture is None else self._shown_capture
+        for skipped in self.motion.between(after, shown.t_capture):
+            t = t_idle - shown.t_capture + skipped.t_capture
+            frame = scale_speech(replace(skipped.frame, t=t), opts.expression_intensity)
+            if idle is not None:
+                frame = idle.apply(frame, skipped.energy)
+            params = frame_params(frame, opts.jaw_manual, opts.expr_manual)
+            recorder.add_skipped(skipped.t_capture, SkippedFrame(
+                0.0, _with_shape(params, opts), camera, bg, scene.pipeline), params)
+
     def render_once(self, scene: Scene, opts: RenderOptions, now: float) -> RenderedFrame:
         target = now - opts.delay_s
         tf = self.motion.select(target)
@@ -239,17 +298,20 @@ class RenderWorker(threading.Thread):
         else:
             frame = neutral_frame(t_idle, scene.n_expr)
         idle = self._idle_for(opts)
+        camera = self.camera_fn(opts.size)
+        bg = (0.0, 0.0, 0.0) if opts.transparent else opts.background
+        recorder = self.recorder
+        if fresh and recorder is not None:
+            self._hand_skipped(recorder, scene, opts, tf, t_idle, idle, camera, bg)
+        if fresh:
+            self._shown_capture = tf.t_capture
         if idle is not None:
             frame = idle.apply(frame, tf.energy if fresh else 0.0)
         params = frame_params(frame, opts.jaw_manual, opts.expr_manual)
-        camera = self.camera_fn(opts.size)
         start = time.perf_counter()
-        bg = (0.0, 0.0, 0.0) if opts.transparent else opts.background
         timings: dict[str, float] = {}
-        # the identity sliders replace the avatar's own flame_param shape (not recorded as motion)
-        rig_params = ({**params, "shape": np.asarray(opts.shape, np.float32)} if opts.shape
-                      else params)
-        image, alpha = scene.pipeline.render(rig_params, camera, bg, timings=timings)
+        image, alpha = scene.pipeline.render(_with_shape(params, opts), camera, bg,
+                                             timings=timings)
         rgba = to_rgba(np.asarray(image), np.asarray(alpha), opts.transparent)
         self.render_ms = (time.perf_counter() - start) * 1000
         self._seq += 1

@@ -178,11 +178,26 @@ class LiveSession:
         self.recorder = Recorder(path, self.options.size, **options)
         self.renderer.recorder = self.recorder
 
-    def stop_recording(self) -> str | None:
-        """Finalise the current recording; returns its path (None when none was running)."""
+    def stop_recording(self, fill: bool = True) -> str | None:
+        """Finalise the current recording; returns its path (None when none was running).
+        Frames the renderer skipped are then filled in by the render worker (`renderer.
+        filling`; with `fill=False` the caller queues `recorder.fill` itself); the file is
+        complete and playable either way."""
         recorder, self.recorder = self.recorder, None
         self.renderer.recorder = None
-        return recorder.close() if recorder is not None else None
+        if recorder is None:
+            return None
+        path = recorder.close()
+        if fill and recorder.fill is not None:
+            self.renderer.add_fill(recorder.fill)
+        return path
+
+    def wait_for_fills(self, timeout: float) -> bool:
+        """Block until every queued fill is done (True) or `timeout` s pass (False)."""
+        end = time.monotonic() + timeout
+        while self.renderer.fills and time.monotonic() < end:
+            time.sleep(0.02)
+        return not self.renderer.fills
 
     def close(self) -> None:
         """Stop everything; finalises a running recording first so the file stays playable."""

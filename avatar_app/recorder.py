@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ import numpy as np
 from avatar_app.audio_in import AudioChunk, CaptureAudio, StreamResampler
 from avatar_app.live_render import RenderedFrame
 from avatar_app.mp4_writer import Mp4Writer
+from avatar_app.record_fill import RecordingFill, SkippedFrame, fit_picture
 from driver.audio import MOTION_FPS, SAMPLE_RATE
 from driver.motion import MotionFrame
 from splat.errors import UserInputError
@@ -41,6 +43,11 @@ class Recorder:
     (the window's transparent background) the video is a `.mov` beside `path`'s name, ProRes
     4444 with the straight alpha of every frame and PCM sound (`video_out.AlphaVideoWriter`),
     which video editors import with its transparency.
+
+    Motion frames the renderer had no time for arrive through `add_skipped` (what they would
+    have been rendered with); their rig parameters go into the motion file at once, and after
+    `close` an MP4's `fill` (a `record_fill.RecordingFill`, None when nothing was skipped) puts
+    their pictures into the video.
     """
 
     def __init__(self, path: str, size: int, fps: int = MOTION_FPS, *,
@@ -68,6 +75,8 @@ class Recorder:
         self._expr_names = list(expr_names)
         self._rig_id = rig_id
         self._motion: list[MotionFrame] = []
+        self._skipped: list[SkippedFrame] = []
+        self.fill: RecordingFill | None = None
         self.extra_files: list[str] = []
         self.motion_error = ""
         self._last_video = -1.0
@@ -101,13 +110,18 @@ class Recorder:
     def add_frame(self, frame: RenderedFrame) -> None:
         t = (frame.t_capture if frame.t_capture is not None else frame.t_ready) - self.t_start
         with self._lock:
-            if self.closed or t < 0 or t <= self._last_video + 1e-3:
+            if self.closed or t < 0:
                 return
-            pixels = frame.rgba if self.alpha else frame.rgba[..., :3]   # straight alpha kept
-            if pixels.shape[0] != self.size:
-                import cv2
-
-                pixels = cv2.resize(pixels, (self.size, self.size), interpolation=cv2.INTER_AREA)
+            if t < self._last_video - 1e-3 and not self.alpha and t > 0:
+                # shown after a later-stamped picture (an idle frame stamped by its ready time
+                # before speech arrived): it goes in with the fill
+                self._skipped.append(SkippedFrame(t, {}, None, (0.0, 0.0, 0.0), None,
+                                                  image=frame.rgba[..., :3].copy()))
+                return
+            if t <= self._last_video + 1e-3:
+                return
+            pixels = fit_picture(frame.rgba if self.alpha else frame.rgba[..., :3],  # straight
+                                 self.size, self.size)                            # alpha kept
             image = (np.clip(pixels, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
             try:
                 if self.frames == 0 and t > 0:   # a picture from 0 s, where the audio starts
@@ -124,6 +138,18 @@ class Recorder:
                 self._flush_audio(self._last_video + 1.0 / MOTION_FPS)
             except UserInputError as exc:   # Mp4WriteError, or the alpha writer's failure
                 self.error, self.closed = str(exc), True
+
+    def add_skipped(self, t_capture: float, skipped: SkippedFrame,
+                    params: dict[str, np.ndarray]) -> None:
+        """A motion frame captured at `t_capture` that the renderer skipped, with the recorded
+        motion `params` it would have shown."""
+        t = t_capture - self.t_start
+        with self._lock:
+            if self.closed or t <= 0:
+                return
+            self._skipped.append(replace(skipped, t=t))
+            if self.motion_path:
+                self._motion.append(MotionFrame(t=t, **params))
 
     def _flush_audio(self, until: float) -> None:
         while self._audio:
@@ -167,7 +193,17 @@ class Recorder:
                 except UserInputError as exc:
                     self.error = str(exc)
                 self._write_motion()
+                self._prepare_fill()
         return self.path
+
+    def _prepare_fill(self) -> None:
+        """The fill of the skipped frames that fall inside the finished video (MP4 only: the
+        alpha `.mov` keeps its live frames)."""
+        end = self._last_video + 1.0 / MOTION_FPS
+        skipped = [s for s in self._skipped if s.t < end]
+        self._skipped = []
+        if skipped and self.frames and not self.error and not self.alpha:
+            self.fill = RecordingFill(self.path, skipped, MOTION_FPS)
 
     def _write_motion(self) -> None:
         """The recorded frames' rig parameters beside the video (a failure is a message)."""
@@ -176,6 +212,7 @@ class Recorder:
         from driver.motion_files import write_motion
 
         try:
+            self._motion.sort(key=lambda frame: frame.t)   # skipped frames arrive late
             write_motion(self.motion_path, self._motion, self._expr_names, fps=MOTION_FPS,
                          rig_id=self._rig_id)
             self.extra_files.append(self.motion_path)

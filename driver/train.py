@@ -531,6 +531,9 @@ class RegressorTrainer:
         info = CheckpointInfo.for_rig(self.rig, training_data=self.data_info,
                                       trained=self.steps_done > 0, metrics=metrics)
         save_checkpoint(self.shipped, info, self.cfg.out / "model")
+        if self.cfg.keep_checkpoints:
+            save_checkpoint(self.shipped, info,
+                            self.cfg.out / "checkpoints" / f"step-{self.steps_done:06d}")
         trainer_state = {"step": self.steps_done, "optimizer": self.opt.state_dict(),
                          "elapsed": self.elapsed()}
         if self.ema is not None:

@@ -110,6 +110,8 @@ class RegressorTrainConfig(DataConfig):
     val_every: int = option(250, "validate every this many steps")
     val_clips: int = option(12, "validation clips")
     save_every: int = 250
+    keep_checkpoints: bool = option(False, "also keep every saved model as OUT/checkpoints/"
+                                           "step-N, to choose one on validation afterwards")
     max_clips: int = option(0, "use only this many training clips (0 = all)")
     device: str = option("auto", "auto, cpu, cuda, cuda:1 ...")
     resume: bool = option(False, "continue the run in --out")

@@ -61,3 +61,21 @@ def test_step_engine_opens_at_the_frame_nearest_the_burst():
     jaw = np.array([f.jaw_pose[0] for f in frames])
     assert np.flatnonzero(jaw > 0)[0] == 15
     assert len(frames) == int((1.0 - 0.0325) * MOTION_FPS) + 1
+
+
+def test_a_slow_renderer_s_recording_gets_every_frame_after_the_fill(tmp_path):
+    """A renderer at ~8 fps skips most motion frames: the live file holds each shown picture
+    until the next, and the fill puts the skipped ones in, so the jaw step lands on its frame."""
+    pipeline = BarPipeline(delay_s=0.12)
+    live = av_sync.live_av(tmp_path / "slow.mp4", size=64, onset_s=1.2, seconds=2.0,
+                           scene=Scene(pipeline, "bar"))
+    assert not live.fill_error and live.frames < 25 and live.filled > 25
+    assert live.live_result is not None   # the live-only file, kept beside
+    assert abs(live.result.offset) <= FRAME, live.result
+    import av
+
+    with av.open(str(tmp_path / "slow.mp4")) as container:
+        times = [float(f.time) for f in container.decode(video=0)]
+    steps = np.diff(times)
+    assert len(times) >= live.frames + live.filled and steps.max() < 1.6 * FRAME
+    assert not (tmp_path / "slow.filling.mp4").exists()

@@ -24,7 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--rounds", type=int, default=6,
                         help="shards interleaving all voices (an early stop stays balanced)")
     parser.add_argument("--voices", nargs="*", default=None,
-                        help="only these voice ids (e.g. flite-rms espeak-en-us); default: all")
+                        help="only these voice ids (e.g. flite-rms espeak-en-us); default: all "
+                             "(with --hold-out-voices: the voices to hold out)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-motion", action="store_true",
                         help="audio and phones only; write motion later with --motion-only")
@@ -57,6 +58,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--drr", type=float, default=0.0,
                         help="for --degrade-test --degrade reverb: direct-to-reverberant ratio "
                              "(dB; 0 is a laptop about half a metre away in a live room)")
+    parser.add_argument("--hold-out-voices", type=Path, default=None, metavar="CORPUS",
+                        help="write a copy of CORPUS to --out whose validation split is the "
+                             "--voices (all their utterances; they leave training), for "
+                             "choosing checkpoints on voices a run never heard")
     parser.add_argument("--real-sources", type=Path, default=None, metavar="OUT",
                         help="instead: fetch real recorded speech from Debian packages into "
                              "OUT/<split>/<set>/ (16 kHz wav, silero-vad .vad.tsv, recognised "
@@ -107,6 +112,13 @@ def run(args: argparse.Namespace) -> int:
         count = degrade_split(args.degrade_test, args.out, args.degrade, args.rt60,
                               args.drr)
         print(f"re-rendered {count} test utterances ({args.degrade}) into {args.out}")
+        return 0
+    if args.hold_out_voices is not None:
+        from driver.corpus.holdout import hold_out_voices
+
+        counts = hold_out_voices(args.hold_out_voices, args.out, list(args.voices or []))
+        print(f"{args.out}: " + ", ".join(f"{n} {split}" for split, n in counts.items())
+              + f" utterances (val = {' '.join(args.voices or [])} only)")
         return 0
     voices = available_voices()
     if args.list_voices:

@@ -668,6 +668,9 @@ class AvatarApp:
                 self.say(f"saved {Path(path).name}{also}")
                 if recorder.motion_error:
                     self.say(recorder.motion_error)
+                if recorder.fill is not None:
+                    self.say(f"filling in the {recorder.fill.total} frames the preview skipped; "
+                             f"{Path(path).name} plays as recorded meanwhile")
         return path
 
     def save_render(self, path: str | None = None) -> str | None:
@@ -715,6 +718,8 @@ class AvatarApp:
         recorder = self.session.recorder
         if recorder is not None and recorder.error:
             self.stop_record()
+        while self.session.renderer.fill_messages:
+            self.say(self.session.renderer.fill_messages.popleft())
         frame = self.session.take_frame()
         if frame is not None:
             size = frame.rgba.shape[0]
@@ -809,6 +814,9 @@ class AvatarApp:
         lat = self.session.latency.summary()
         lat_text = f"{lat[0]:.0f} ms (p95 {lat[1]:.0f})" if lat else "-"
         rec = "  REC" if self.session.recorder is not None else ""
+        filling = self.session.renderer.filling
+        if filling is not None:
+            rec += f"  filling {filling.filled}/{filling.total}"
         source = self.session.source
         if source is not None and getattr(source, "captured", 1) == 0:
             # a slow audio server (or a muted device) must not look like a slow model
@@ -877,6 +885,8 @@ class AvatarApp:
         if self.vcam is not None:
             self.vcam.close()
         self.session.close()
+        for message in self.session.renderer.fill_messages:   # a fill cut short by the close
+            print(message)
         try:
             settings_mod.save_settings(self.settings)
         except OSError as exc:

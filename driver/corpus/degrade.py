@@ -32,7 +32,8 @@ DEGRADE_STREAM = 2      # generator: np.random.default_rng([utterance seed, DEGR
 CHAINS = ("reverb", "robust")
 
 
-def _link(src: Path, dst: Path) -> None:
+def link_file(src: Path, dst: Path) -> None:
+    """Hard-link `src` to `dst` (copied where links are impossible): corpus copies share audio."""
     if dst.exists():
         dst.unlink()
     try:
@@ -74,7 +75,7 @@ def degrade_split(source: Path, out: Path, chain: str = "reverb", rt60: float = 
         if record["split"] != split:
             for name in utterance_files(record):
                 (out / name).parent.mkdir(exist_ok=True)
-                _link(source / name, out / name)
+                link_file(source / name, out / name)
         else:
             clean, _ = sf.read(source / "audio" / f"{uid}.clean.wav", dtype="float32")
             phones = read_tsv(source / "phones" / f"{uid}.tsv")
