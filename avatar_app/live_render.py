@@ -224,8 +224,12 @@ class RenderWorker(threading.Thread):
 
     @property
     def filling(self) -> RecordingFill | None:
-        """The fill in progress (the oldest queued), or None."""
-        return self.fills[0] if self.fills else None
+        """The fill in progress (the oldest queued), or None (read from the GUI thread while
+        this one may pop it)."""
+        try:
+            return self.fills[0]
+        except IndexError:
+            return None
 
     def _fill_step(self) -> None:
         """One skipped frame of the oldest queued fill, between two live frames: the preview
@@ -267,7 +271,6 @@ class RenderWorker(threading.Thread):
             if now >= deadline:
                 return
             self._stop_event.wait(deadline - now)
-
 
     def _hand_skipped(self, recorder: "Recorder", scene: Scene, opts: RenderOptions,
                       shown: TimedFrame, t_idle: float, idle: IdleMotion | None,
