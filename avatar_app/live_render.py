@@ -219,6 +219,9 @@ class RenderWorker(threading.Thread):
             self._wait_for_motion(started, frame.t_capture)
         self._abandon_fills()
 
+    def set_max_fps(self, fps: float) -> None:
+        self.min_period = 1.0 / max(fps, 0.1)
+
     def add_fill(self, fill: RecordingFill) -> None:
         self.fills.append(fill)
 

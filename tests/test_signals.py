@@ -294,3 +294,49 @@ def test_window_starts_while_the_sound_server_hangs(tmp_path):
     assert state["devices"] == []
     assert any("did not answer within 2 s" in m for m in state["messages"]), state["messages"]
     assert state["avatar"] == "default_avatar"
+
+
+@GUI_READY
+def test_window_fills_in_the_frames_a_slow_preview_skipped(tmp_path):
+    """A renderer capped at 6 fps: after Stop the recording is rewritten with every motion
+    frame, and the window says so."""
+    speech = tone(tmp_path / "speech.wav", 12.0)
+    done = tmp_path / "done.json"
+    script = [{"wait_loaded": True}, {"set": {"gate_mode": "off"}}, {"render_fps": 6},
+              {"play_file": str(speech)}, {"wait_audio": True},
+              {"wait": 2.5},   # the model's first motion can take a while on a busy CPU
+              {"do": "record_start"}, {"wait": 2.5}, {"do": "record_stop"},
+              {"wait_message": "filled in the"},
+              {"report": str(done)}, {"do": "quit"}]
+    with xvfb_pulse.xvfb() as display, xvfb_pulse.pulse_vmic() as penv:
+        env = dict(penv, DISPLAY=display, XDG_CONFIG_HOME=str(tmp_path / "config"))
+        app = _gui(tmp_path, env, script)
+        out, _ = app.communicate(timeout=180)
+    assert app.returncode == 0, out[-3000:]
+    report = json.loads(done.read_text())
+    assert any(re.search(r"filled in the \d+ frames the preview skipped", m)
+               for m in report["messages"]), report["messages"]
+    ends = read_back(report["saved_recording"])
+    assert ends.video_end > 2.0 and ends.video_frames >= 0.9 * ends.video_end * FPS
+    assert abs(ends.drift) < 0.1 and not list(tmp_path.glob("*.filling.mp4"))
+
+
+@GUI_READY
+def test_a_fill_cut_short_by_sigterm_leaves_the_live_recording(tmp_path):
+    speech = tone(tmp_path / "speech.wav", 20.0)
+    ready = tmp_path / "ready.json"
+    script = [{"wait_loaded": True}, {"set": {"gate_mode": "off"}}, {"render_fps": 3},
+              {"play_file": str(speech)}, {"wait_audio": True}, {"do": "record_start"},
+              {"wait": 3.0},
+              {"do": "record_stop"}, {"report": str(ready)}, {"wait": 120}]
+    with xvfb_pulse.xvfb() as display, xvfb_pulse.pulse_vmic() as penv:
+        env = dict(penv, DISPLAY=display, XDG_CONFIG_HOME=str(tmp_path / "config"))
+        app = _gui(tmp_path, env, script)
+        _wait_file(ready, app)
+        app.send_signal(signal.SIGTERM)
+        out, _ = app.communicate(timeout=60)
+    assert app.returncode == 0, out[-3000:]
+    assert re.search(r"\.mp4: kept as recorded live \(\d+ of \d+ skipped frames filled", out), out[-3000:]
+    ends = read_back(json.loads(ready.read_text())["saved_recording"])
+    assert ends.video_end > 2.5 and ends.video_frames < 0.5 * ends.video_end * FPS
+    assert not list(tmp_path.glob("*.filling.mp4"))

@@ -112,6 +112,8 @@ def run_step(app: AvatarApp, step: dict, runner: ScriptRunner) -> bool:
         return len(app.hotkeys_used) >= int(value)
     elif key == "play_file":
         app.play_file(str(value))
+    elif key == "render_fps":  # cap the live renderer: plays a machine too slow for 30 fps
+        app.session.renderer.set_max_fps(float(value))
     elif key == "play_motion":
         app.play_motion(str(value))
     elif key == "load_avatar":
