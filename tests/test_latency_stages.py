@@ -28,13 +28,19 @@ def _camera(size: int):
 
 
 class _Frames:
-    """Stands in for the recorder: keeps every rendered frame in order."""
+    """Stands in for the recorder: keeps every rendered frame in order, and the capture times
+    of the motion frames the renderer skipped (which a recording fills in afterwards)."""
 
     def __init__(self) -> None:
+        self.t_start = time.monotonic()
         self.frames = []
+        self.skipped: list[float] = []
 
     def add_frame(self, frame) -> None:
         self.frames.append(frame)
+
+    def add_skipped(self, t_capture: float, _frame, _params) -> None:
+        self.skipped.append(t_capture)
 
 
 def test_stages_add_up_to_the_latency_and_take_the_look_ahead_from_the_model():
@@ -125,6 +131,10 @@ def test_a_slow_renderer_skips_to_the_newest_motion():
         newest = max(j for j, tf in enumerate(published) if tf.stamps.published <= frame.stamps.render_start)
         assert k == newest   # not the next one in line: the newest published when it started
     assert max(np.diff(ks)) >= 3   # ~3 motion frames per 100 ms render were dropped, not queued
+    skipped = [round((t - published[0].t_capture) * MOTION_FPS) for t in worker.recorder.skipped]
+    # ...and handed to the recording, each once (the newest may be drawn again while no newer
+    # motion comes)
+    assert sorted(skipped + sorted(set(ks))) == list(range(ks[-1] + 1))
     last = worker.take()
     assert last is rendered[-1] or last.stamps is None   # the window gets only the newest image
     assert worker.take() is None
